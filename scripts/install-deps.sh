@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs everything ternserve needs to build, test and run on Debian 12.
+# Idempotent: packages already present are skipped. Used by the README's two
+# quick-start commands, by .ci/run and by docker/Dockerfile.
+#
+#   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh --runtime  only what the server binary needs at run time
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+
+runtime_pkgs=(libpcre2-8-0 libspdlog1.10 libfmt9 ca-certificates curl)
+build_pkgs=(
+  build-essential cmake ninja-build pkg-config git
+  libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libpcre2-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-numpy
+  nodejs npm
+  curl ca-certificates
+)
+
+pkgs=("${build_pkgs[@]}")
+with_node=1
+if [[ "${1:-}" == "--runtime" ]]; then
+  pkgs=("${runtime_pkgs[@]}")
+  with_node=0
+fi
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+# Node may come from elsewhere than Debian (e.g. a preinstalled nodesource build):
+# then the Debian nodejs/npm packages are neither needed nor installable alongside.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  filtered=()
+  for p in "${missing[@]}"; do
+    [[ "$p" == nodejs || "$p" == npm ]] || filtered+=("$p")
+  done
+  missing=("${filtered[@]}")
+fi
+
+if ((${#missing[@]})); then
+  echo "[install-deps] installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "[install-deps] Debian packages already installed"
+fi
+
+if ((with_node)) && [[ -f "$root/tests/e2e/package-lock.json" ]]; then
+  if [[ ! -d "$root/tests/e2e/node_modules" ]] || \
+     ! cmp -s "$root/tests/e2e/package-lock.json" "$root/tests/e2e/node_modules/.package-lock.json"; then
+    echo "[install-deps] npm ci (tests/e2e)"
+    (cd "$root/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error)
+  else
+    echo "[install-deps] node packages already installed"
+  fi
+fi
