@@ -56,11 +56,15 @@ else
   echo "[install-deps] Debian packages already installed"
 fi
 
+# Node packages for the end-to-end tests (official openai client) and the Llama 3
+# tokenizer reference. A stamp of the lock file's hash makes reruns free.
 if ((with_node)) && [[ -f "$root/tests/e2e/package-lock.json" ]]; then
-  if [[ ! -d "$root/tests/e2e/node_modules" ]] || \
-     ! cmp -s "$root/tests/e2e/package-lock.json" "$root/tests/e2e/node_modules/.package-lock.json"; then
+  lock_hash="$(sha256sum "$root/tests/e2e/package-lock.json" | cut -d' ' -f1)"
+  stamp="$root/tests/e2e/node_modules/.ternserve-lock-sha256"
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_hash" ]]; then
     echo "[install-deps] npm ci (tests/e2e)"
     (cd "$root/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$lock_hash" > "$stamp"
   else
     echo "[install-deps] node packages already installed"
   fi
