@@ -1,0 +1,75 @@
+// AlignedBuffer<T>: a 64-byte aligned, move-only owning array of trivially copyable T.
+// Does not construct or destroy elements; Resize() zero-fills. Copying is explicit (Copy()).
+#pragma once
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace ts::kernels {
+
+inline constexpr size_t kBufferAlignBytes = 64;  // one cache line; also an AVX-512 register
+
+template <class T>
+class AlignedBuffer {
+  static_assert(std::is_trivially_copyable_v<T>, "AlignedBuffer holds plain data only");
+
+ public:
+  AlignedBuffer() = default;
+  // Returns a zero-filled buffer of n elements.
+  explicit AlignedBuffer(size_t n) { Resize(n); }
+  ~AlignedBuffer() { std::free(data_); }
+
+  AlignedBuffer(AlignedBuffer&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)),
+        capacity_(std::exchange(other.capacity_, 0)) {}
+  AlignedBuffer& operator=(AlignedBuffer&& other) noexcept {
+    if (this != &other) {
+      std::free(data_);
+      data_ = std::exchange(other.data_, nullptr);
+      size_ = std::exchange(other.size_, 0);
+      capacity_ = std::exchange(other.capacity_, 0);
+    }
+    return *this;
+  }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+
+  // Returns a deep copy (costs an allocation and a memcpy, hence explicit).
+  AlignedBuffer Copy() const {
+    AlignedBuffer out(size_);
+    if (size_ != 0) std::memcpy(out.data_, data_, size_ * sizeof(T));
+    return out;
+  }
+
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+
+  // Sets the size to n with all n elements zero. Reuses the memory when it is large enough.
+  void Resize(size_t n) {
+    if (n > capacity_) {
+      size_t bytes = (n * sizeof(T) + kBufferAlignBytes - 1) / kBufferAlignBytes * kBufferAlignBytes;
+      void* p = std::aligned_alloc(kBufferAlignBytes, bytes);
+      if (p == nullptr) throw std::bad_alloc();
+      std::free(data_);
+      data_ = static_cast<T*>(p);
+      capacity_ = bytes / sizeof(T);
+    }
+    size_ = n;
+    if (n != 0) std::memset(static_cast<void*>(data_), 0, n * sizeof(T));
+  }
+
+ private:
+  T* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+}  // namespace ts::kernels

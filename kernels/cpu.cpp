@@ -1,0 +1,144 @@
+// CPU detection, ISA forcing and the dispatch table.
+#include "kernels/cpu.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/internal/dispatch.h"
+
+namespace ts::kernels {
+namespace {
+
+using internal::KernelTable;
+
+constexpr KernelTable kScalarTable = {
+    Isa::kScalar,
+    internal::scalar::TernaryDots,
+    internal::scalar::HeadGemmF32,
+    internal::scalar::HeadGemmF16,
+    internal::scalar::HeadGemmQ8,
+    internal::scalar::AbsMax,
+    internal::scalar::QuantizeRow,
+};
+
+#if defined(TS_KERNELS_X86)
+constexpr KernelTable kAvx2Table = {
+    Isa::kAvx2,
+    internal::avx2::TernaryDots,
+    internal::avx2::HeadGemmF32,
+    internal::avx2::HeadGemmF16,
+    internal::avx2::HeadGemmQ8,
+    internal::avx2::AbsMax,
+    internal::avx2::QuantizeRow,
+};
+constexpr KernelTable kAvx512Table = {
+    Isa::kAvx512,
+    internal::avx512::TernaryDots,
+    internal::avx512::HeadGemmF32,
+    internal::avx512::HeadGemmF16,
+    internal::avx512::HeadGemmQ8,
+    internal::avx512::AbsMax,
+    internal::avx512::QuantizeRow,
+};
+#endif
+
+Isa DetectUncached() {
+#if defined(TS_KERNELS_X86)
+  __builtin_cpu_init();
+  // libgcc also checks that the OS saves the YMM/ZMM state (XGETBV) before reporting these.
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                    __builtin_cpu_supports("f16c");
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
+                      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+  if (avx512) return Isa::kAvx512;
+  if (avx2) return Isa::kAvx2;
+#endif
+  return Isa::kScalar;
+}
+
+const KernelTable* TableFor(Isa isa) {
+  switch (isa) {
+#if defined(TS_KERNELS_X86)
+    case Isa::kAvx512:
+      return &kAvx512Table;
+    case Isa::kAvx2:
+      return &kAvx2Table;
+#endif
+    default:
+      return &kScalarTable;
+  }
+}
+
+bool ParseIsa(const std::string& name, Isa* isa) {
+  if (name == "scalar") *isa = Isa::kScalar;
+  else if (name == "avx2") *isa = Isa::kAvx2;
+  else if (name == "avx512") *isa = Isa::kAvx512;
+  else return false;
+  return true;
+}
+
+// The initial choice: best ISA, lowered by TERNSERVE_ISA if set. Logged once.
+const KernelTable* InitialTable() {
+  const Isa best = DetectBestIsa();
+  Isa chosen = best;
+  if (const char* env = std::getenv("TERNSERVE_ISA"); env != nullptr && env[0] != '\0') {
+    Isa requested;
+    if (!ParseIsa(env, &requested)) {
+      spdlog::warn("kernels: TERNSERVE_ISA='{}' not one of scalar|avx2|avx512; ignored", env);
+    } else if (requested > best) {
+      spdlog::warn("kernels: TERNSERVE_ISA={} not supported by this CPU; using {}", env,
+                   IsaName(best));
+    } else {
+      chosen = requested;
+    }
+  }
+  spdlog::info("kernels: using ISA {} (CPU supports {})", IsaName(chosen), IsaName(best));
+  return TableFor(chosen);
+}
+
+std::atomic<const KernelTable*>& ActivePointer() {
+  static std::atomic<const KernelTable*> active{InitialTable()};
+  return active;
+}
+
+}  // namespace
+
+const char* IsaName(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return "scalar";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
+  }
+  return "unknown";
+}
+
+Isa DetectBestIsa() {
+  static const Isa best = DetectUncached();
+  return best;
+}
+
+Isa ActiveIsa() { return ActivePointer().load(std::memory_order_acquire)->isa; }
+
+void ForceIsa(Isa isa) {
+  if (isa > DetectBestIsa()) {
+    throw std::invalid_argument(std::string("ForceIsa: ") + IsaName(isa) +
+                                " is not supported by this CPU (best: " +
+                                IsaName(DetectBestIsa()) + ")");
+  }
+  ActivePointer().store(TableFor(isa), std::memory_order_release);
+  spdlog::debug("kernels: ISA forced to {}", IsaName(isa));
+}
+
+namespace internal {
+const KernelTable& ActiveTable() { return *ActivePointer().load(std::memory_order_acquire); }
+}  // namespace internal
+
+}  // namespace ts::kernels

@@ -1,0 +1,24 @@
+// CPU feature detection and the one-time choice of kernel variants (the "ISA").
+// Every op with SIMD variants dispatches through a table picked here once; nothing branches on
+// the ISA inside a loop. TERNSERVE_ISA=scalar|avx2|avx512 in the environment forces a lower ISA
+// at start-up (a request above what the CPU supports is logged and ignored).
+#pragma once
+
+namespace ts::kernels {
+
+enum class Isa { kScalar, kAvx2, kAvx512 };  // kAvx2 = AVX2+FMA+F16C; kAvx512 = F/BW/VL/DQ + VNNI
+
+// Returns "scalar", "avx2" or "avx512".
+const char* IsaName(Isa isa);
+
+// Returns the best ISA this CPU (and OS) supports. Cached after the first call.
+Isa DetectBestIsa();
+
+// Returns the ISA the dispatch currently uses: the best one unless forced (env or ForceIsa).
+Isa ActiveIsa();
+
+// Makes dispatch use `isa` from now on (tests, debugging). Requires isa <= DetectBestIsa(),
+// throws std::invalid_argument otherwise. Not meant to be called while kernels run on other threads.
+void ForceIsa(Isa isa);
+
+}  // namespace ts::kernels

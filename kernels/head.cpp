@@ -1,0 +1,258 @@
+// Head matrix conversions, the threaded HeadGemm driver, the reference and scalar kernels.
+#include "kernels/head.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "kernels/f16.h"
+#include "kernels/internal/dispatch.h"
+
+namespace ts::kernels {
+namespace {
+
+// Rows per strip: one strip of an F16 2560-wide head is 32 x 5 KB = 160 KB, kept in L2 while
+// every token tile passes over it.
+constexpr int kStripRows = 32;
+constexpr int kTokenTile = 4;  // tokens per kernel call: 4 accumulator pairs fit the registers
+
+size_t ElementBytes(HeadType type) {
+  switch (type) {
+    case HeadType::kF32:
+      return 4;
+    case HeadType::kF16:
+      return 2;
+    case HeadType::kQ8:
+      return 1;
+  }
+  return 4;
+}
+
+HeadMatrix Allocate(int n_rows, int n_cols, HeadType type) {
+  if (n_rows < 0 || n_cols < 0) throw std::invalid_argument("Head: negative shape");
+  HeadMatrix w;
+  w.type = type;
+  w.n_rows = n_rows;
+  w.n_cols = n_cols;
+  w.data.Resize(static_cast<size_t>(n_rows) * w.stride() * ElementBytes(type));
+  if (type == HeadType::kQ8) {
+    w.scales.assign(static_cast<size_t>(n_rows) * (w.stride() / kHeadQ8Block), 0.0f);
+  }
+  return w;
+}
+
+// Quantizes one row of floats to int8 with a scale per 32 columns (absmax / 127).
+void QuantizeQ8Row(const float* row, int n_cols, int8_t* q, float* scales) {
+  for (int b0 = 0; b0 < n_cols; b0 += kHeadQ8Block) {
+    const int b1 = std::min(n_cols, b0 + kHeadQ8Block);
+    float abs_max = 0.0f;
+    for (int c = b0; c < b1; ++c) abs_max = std::max(abs_max, std::fabs(row[c]));
+    const float d = abs_max / 127.0f;
+    const float inv = d > 0.0f ? 1.0f / d : 0.0f;
+    scales[b0 / kHeadQ8Block] = d;
+    for (int c = b0; c < b1; ++c) {
+      q[c] = static_cast<int8_t>(std::clamp(std::round(row[c] * inv), -127.0f, 127.0f));
+    }
+  }
+}
+
+void StoreRow(HeadMatrix* w, int r, const float* row) {
+  const size_t stride = static_cast<size_t>(w->stride());
+  switch (w->type) {
+    case HeadType::kF32:
+      std::memcpy(w->data.data() + r * stride * 4, row, static_cast<size_t>(w->n_cols) * 4);
+      break;
+    case HeadType::kF16: {
+      uint16_t* out = reinterpret_cast<uint16_t*>(w->data.data()) + r * stride;
+      for (int c = 0; c < w->n_cols; ++c) out[c] = F32ToF16(row[c]);
+      break;
+    }
+    case HeadType::kQ8:
+      QuantizeQ8Row(row, w->n_cols, reinterpret_cast<int8_t*>(w->data.data()) + r * stride,
+                    w->scales.data() + r * (stride / kHeadQ8Block));
+      break;
+  }
+}
+
+internal::HeadGemmFn KernelFor(const internal::KernelTable& table, HeadType type) {
+  switch (type) {
+    case HeadType::kF16:
+      return table.head_f16;
+    case HeadType::kQ8:
+      return table.head_q8;
+    default:
+      return table.head_f32;
+  }
+}
+
+// Copies x [n_tokens, n_cols] into a zero-padded [n_tokens, stride] buffer so the kernels need
+// no column tails.
+const float* PadActivations(const float* x, int n_tokens, int n_cols, int ld_x, int stride) {
+  thread_local AlignedBuffer<float> padded;
+  padded.Resize(static_cast<size_t>(n_tokens) * stride);
+  for (int t = 0; t < n_tokens; ++t) {
+    std::memcpy(padded.data() + static_cast<size_t>(t) * stride, x + static_cast<size_t>(t) * ld_x,
+                static_cast<size_t>(n_cols) * sizeof(float));
+  }
+  return padded.data();
+}
+
+void RunRows(internal::HeadGemmFn kernel, const HeadMatrix& w, const float* x_padded,
+             int n_tokens, float* logits, int ld_logits, int row_begin, int row_end) {
+  const int stride = w.stride();
+  for (int r0 = row_begin; r0 < row_end; r0 += kStripRows) {
+    const int r1 = std::min(row_end, r0 + kStripRows);
+    for (int t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
+      kernel(w.data.data(), w.scales.data(), stride, r0, r1,
+             x_padded + static_cast<size_t>(t0) * stride, stride,
+             std::min(kTokenTile, n_tokens - t0), logits + static_cast<size_t>(t0) * ld_logits,
+             ld_logits);
+    }
+  }
+}
+
+void CheckArgs(const HeadMatrix& w, int n_tokens, int ld_x, int ld_logits) {
+  if (n_tokens < 0 || ld_x < w.n_cols || (n_tokens > 1 && ld_logits < w.n_rows)) {
+    throw std::invalid_argument("HeadGemm: bad shape or strides");
+  }
+}
+
+}  // namespace
+
+const char* HeadTypeName(HeadType type) {
+  switch (type) {
+    case HeadType::kF32:
+      return "f32";
+    case HeadType::kF16:
+      return "f16";
+    case HeadType::kQ8:
+      return "q8";
+  }
+  return "unknown";
+}
+
+HeadMatrix HeadFromF32(const float* w, int n_rows, int n_cols, HeadType type) {
+  HeadMatrix out = Allocate(n_rows, n_cols, type);
+  for (int r = 0; r < n_rows; ++r) StoreRow(&out, r, w + static_cast<size_t>(r) * n_cols);
+  return out;
+}
+
+HeadMatrix HeadFromF16(const uint16_t* w, int n_rows, int n_cols, HeadType type) {
+  HeadMatrix out = Allocate(n_rows, n_cols, type);
+  if (type == HeadType::kF16) {
+    for (int r = 0; r < n_rows; ++r) {
+      std::memcpy(out.data.data() + static_cast<size_t>(r) * out.stride() * 2,
+                  w + static_cast<size_t>(r) * n_cols, static_cast<size_t>(n_cols) * 2);
+    }
+    return out;
+  }
+  std::vector<float> row(static_cast<size_t>(n_cols));
+  for (int r = 0; r < n_rows; ++r) {
+    F16ToF32Row(w + static_cast<size_t>(r) * n_cols, row.data(), static_cast<size_t>(n_cols));
+    StoreRow(&out, r, row.data());
+  }
+  return out;
+}
+
+void HeadRow(const HeadMatrix& w, int row, float* out) {
+  if (row < 0 || row >= w.n_rows) throw std::out_of_range("HeadRow: row out of range");
+  const size_t stride = static_cast<size_t>(w.stride());
+  switch (w.type) {
+    case HeadType::kF32:
+      std::memcpy(out, w.data.data() + row * stride * 4, static_cast<size_t>(w.n_cols) * 4);
+      break;
+    case HeadType::kF16:
+      F16ToF32Row(reinterpret_cast<const uint16_t*>(w.data.data()) + row * stride, out,
+                  static_cast<size_t>(w.n_cols));
+      break;
+    case HeadType::kQ8: {
+      const int8_t* q = reinterpret_cast<const int8_t*>(w.data.data()) + row * stride;
+      const float* scales = w.scales.data() + row * (stride / kHeadQ8Block);
+      for (int c = 0; c < w.n_cols; ++c) out[c] = scales[c / kHeadQ8Block] * static_cast<float>(q[c]);
+      break;
+    }
+  }
+}
+
+void HeadGemm(const HeadMatrix& w, const float* x, int n_tokens, int ld_x, float* logits,
+              int ld_logits, ThreadPool* pool) {
+  CheckArgs(w, n_tokens, ld_x, ld_logits);
+  if (n_tokens == 0 || w.n_rows == 0) return;
+  const internal::HeadGemmFn kernel = KernelFor(internal::ActiveTable(), w.type);
+  const float* x_padded = PadActivations(x, n_tokens, w.n_cols, ld_x, w.stride());
+  if (pool == nullptr || pool->n_threads() == 1) {
+    RunRows(kernel, w, x_padded, n_tokens, logits, ld_logits, 0, w.n_rows);
+    return;
+  }
+  pool->Run([&](int thread_index, int n_threads) {
+    const auto [begin, end] = SplitRange(w.n_rows, thread_index, n_threads, kStripRows);
+    if (begin < end) RunRows(kernel, w, x_padded, n_tokens, logits, ld_logits, begin, end);
+  });
+}
+
+void HeadGemmReference(const HeadMatrix& w, const float* x, int n_tokens, int ld_x,
+                       float* logits, int ld_logits) {
+  CheckArgs(w, n_tokens, ld_x, ld_logits);
+  if (n_tokens == 0 || w.n_rows == 0) return;
+  internal::KernelTable scalar_table{};
+  scalar_table.head_f32 = internal::scalar::HeadGemmF32;
+  scalar_table.head_f16 = internal::scalar::HeadGemmF16;
+  scalar_table.head_q8 = internal::scalar::HeadGemmQ8;
+  const float* x_padded = PadActivations(x, n_tokens, w.n_cols, ld_x, w.stride());
+  RunRows(KernelFor(scalar_table, w.type), w, x_padded, n_tokens, logits, ld_logits, 0, w.n_rows);
+}
+
+namespace internal::scalar {
+
+void HeadGemmF32(const void* w_data, const float*, int stride, int row_begin, int row_end,
+                 const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
+  for (int r = row_begin; r < row_end; ++r) {
+    const float* row = static_cast<const float*>(w_data) + static_cast<size_t>(r) * stride;
+    for (int t = 0; t < n_tok; ++t) {
+      const float* xt = x + static_cast<size_t>(t) * ld_x;
+      float sum = 0.0f;
+      for (int c = 0; c < stride; ++c) sum += row[c] * xt[c];
+      logits[static_cast<size_t>(t) * ld_logits + r] = sum;
+    }
+  }
+}
+
+void HeadGemmF16(const void* w_data, const float*, int stride, int row_begin, int row_end,
+                 const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
+  std::vector<float> row(static_cast<size_t>(stride));
+  for (int r = row_begin; r < row_end; ++r) {
+    F16ToF32Row(static_cast<const uint16_t*>(w_data) + static_cast<size_t>(r) * stride, row.data(),
+                static_cast<size_t>(stride));
+    for (int t = 0; t < n_tok; ++t) {
+      const float* xt = x + static_cast<size_t>(t) * ld_x;
+      float sum = 0.0f;
+      for (int c = 0; c < stride; ++c) sum += row[c] * xt[c];
+      logits[static_cast<size_t>(t) * ld_logits + r] = sum;
+    }
+  }
+}
+
+void HeadGemmQ8(const void* w_data, const float* scales, int stride, int row_begin, int row_end,
+                const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
+  const int n_blocks = stride / kHeadQ8Block;
+  for (int r = row_begin; r < row_end; ++r) {
+    const int8_t* row = static_cast<const int8_t*>(w_data) + static_cast<size_t>(r) * stride;
+    const float* row_scales = scales + static_cast<size_t>(r) * n_blocks;
+    for (int t = 0; t < n_tok; ++t) {
+      const float* xt = x + static_cast<size_t>(t) * ld_x;
+      float sum = 0.0f;
+      for (int b = 0; b < n_blocks; ++b) {
+        float block_sum = 0.0f;
+        for (int j = 0; j < kHeadQ8Block; ++j) {
+          block_sum += static_cast<float>(row[b * kHeadQ8Block + j]) * xt[b * kHeadQ8Block + j];
+        }
+        sum += row_scales[b] * block_sum;
+      }
+      logits[static_cast<size_t>(t) * ld_logits + r] = sum;
+    }
+  }
+}
+
+}  // namespace internal::scalar
+}  // namespace ts::kernels

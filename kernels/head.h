@@ -1,0 +1,54 @@
+// The output head / embedding table: a [vocab, d_model] float-activation matrix stored as F32,
+// F16 (bits kept from the file) or Q8 (int8 + one f32 scale per block of 32 columns, like
+// llama.cpp's Q8_0; its perplexity cost on 2B-4T is +0.011, formats.md section 1).
+// Rows are padded with zeros to a multiple of kHeadColAlign columns, 64-byte aligned.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/aligned_buffer.h"
+#include "kernels/thread_pool.h"
+
+namespace ts::kernels {
+
+enum class HeadType { kF32, kF16, kQ8 };
+
+inline constexpr int kHeadColAlign = 64;   // row stride in elements is a multiple of this
+inline constexpr int kHeadQ8Block = 32;    // columns sharing one Q8 scale
+
+// Returns "f32", "f16" or "q8".
+const char* HeadTypeName(HeadType type);
+
+struct HeadMatrix {
+  HeadType type = HeadType::kF32;
+  int n_rows = 0, n_cols = 0;
+  AlignedBuffer<uint8_t> data;  // [n_rows, stride()] elements of float / f16 bits / int8
+  std::vector<float> scales;    // kQ8 only: [n_rows, stride() / kHeadQ8Block]
+
+  // Returns the row stride in elements: n_cols rounded up to kHeadColAlign.
+  int stride() const { return (n_cols + kHeadColAlign - 1) / kHeadColAlign * kHeadColAlign; }
+  // Returns the bytes held (data + scales).
+  size_t bytes() const { return data.size() + scales.size() * sizeof(float); }
+};
+
+// Returns w [n_rows, n_cols] (row-major floats) converted to `type`.
+HeadMatrix HeadFromF32(const float* w, int n_rows, int n_cols, HeadType type);
+// Returns w [n_rows, n_cols] (row-major IEEE half bits) as `type`; kF16 keeps the bits.
+HeadMatrix HeadFromF16(const uint16_t* w, int n_rows, int n_cols, HeadType type);
+
+// logits[t * ld_logits + v] = dot(W[v], x[t * ld_x ...]) for t < n_tokens, v < n_rows.
+// Requires ld_x >= n_cols, ld_logits >= n_rows (when n_tokens > 1). Rows split over pool
+// (may be null). Float sums: results differ from the reference by rounding order only.
+void HeadGemm(const HeadMatrix& w, const float* x, int n_tokens, int ld_x, float* logits,
+              int ld_logits, ThreadPool* pool);
+
+// Scalar reference of HeadGemm (single-threaded).
+void HeadGemmReference(const HeadMatrix& w, const float* x, int n_tokens, int ld_x,
+                       float* logits, int ld_logits);
+
+// Writes row `row` dequantized to out [n_cols] (embedding lookup). Requires 0 <= row < n_rows.
+void HeadRow(const HeadMatrix& w, int row, float* out);
+
+}  // namespace ts::kernels

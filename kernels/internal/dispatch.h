@@ -1,0 +1,65 @@
+// Internal: the table of per-ISA kernel entry points, and the functions each ISA file exports.
+// Not part of the public API; include only from kernels/*.cpp and kernels/x86/*.cpp.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu.h"
+
+namespace ts::kernels::internal {
+
+// Raw ternary dot products for n_blocks row blocks (see ternary_layout.h) and n_tok <= 8 tokens:
+// dots[t * ld_dots + i] = sum_c code(row i)[c] * q[t * ld_q + c]   (codes in {0,1,2}, no -sum(q)).
+// blocks points at the first row block; q rows hold n_chunks * 256 int8 values.
+using TernaryDotsFn = void (*)(const uint8_t* blocks, int n_chunks, int n_blocks, const int8_t* q,
+                               int ld_q, int n_tok, int32_t* dots, int ld_dots);
+
+// Head GEMV/GEMM over rows [row_begin, row_end): logits[t * ld_logits + r] = dot(W[r], x[t]).
+// w_data rows are `stride` elements (see head_layout.h); x rows are `ld_x` floats, zero padded
+// to the row stride; scales is the Q8 per-block scale array (unused for F32/F16).
+using HeadGemmFn = void (*)(const void* w_data, const float* scales, int stride, int row_begin,
+                            int row_end, const float* x, int ld_x, int n_tok, float* logits,
+                            int ld_logits);
+
+// Returns max |x[i]| over n values (0 for n == 0).
+using AbsMaxFn = float (*)(const float* x, int n);
+// q[i] = clamp(round_half_away(x[i] * s), -128, 127); returns sum of q.
+using QuantizeRowFn = int32_t (*)(const float* x, int n, float s, int8_t* q);
+
+struct KernelTable {
+  Isa isa;
+  TernaryDotsFn ternary_dots;
+  HeadGemmFn head_f32;
+  HeadGemmFn head_f16;
+  HeadGemmFn head_q8;
+  AbsMaxFn abs_max;
+  QuantizeRowFn quantize_row;
+};
+
+// Returns the table of the active ISA.
+const KernelTable& ActiveTable();
+
+#define TS_DECLARE_KERNELS(ns)                                                                  \
+  namespace ns {                                                                               \
+  void TernaryDots(const uint8_t* blocks, int n_chunks, int n_blocks, const int8_t* q, int ld_q, \
+                   int n_tok, int32_t* dots, int ld_dots);                                      \
+  void HeadGemmF32(const void* w_data, const float* scales, int stride, int row_begin,          \
+                   int row_end, const float* x, int ld_x, int n_tok, float* logits,             \
+                   int ld_logits);                                                              \
+  void HeadGemmF16(const void* w_data, const float* scales, int stride, int row_begin,          \
+                   int row_end, const float* x, int ld_x, int n_tok, float* logits,             \
+                   int ld_logits);                                                              \
+  void HeadGemmQ8(const void* w_data, const float* scales, int stride, int row_begin,           \
+                  int row_end, const float* x, int ld_x, int n_tok, float* logits,              \
+                  int ld_logits);                                                               \
+  float AbsMax(const float* x, int n);                                                          \
+  int32_t QuantizeRow(const float* x, int n, float s, int8_t* q);                               \
+  }
+
+TS_DECLARE_KERNELS(scalar)
+TS_DECLARE_KERNELS(avx2)
+TS_DECLARE_KERNELS(avx512)
+
+#undef TS_DECLARE_KERNELS
+
+}  // namespace ts::kernels::internal

@@ -1,0 +1,157 @@
+// Ternary GEMM: the threaded driver (shared by all ISAs), the float-activation variant, the
+// reference, and the scalar TernaryDots kernel.
+#include "kernels/ternary_gemm.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "kernels/internal/dispatch.h"
+#include "kernels/internal/ternary_layout.h"
+
+namespace ts::kernels {
+
+using internal::kChunkBytes;
+using internal::kChunkCols;
+using internal::kMaxTokenTile;
+using internal::kRowBlock;
+
+namespace {
+
+// Row blocks per strip: a strip's weights (64 rows x n_cols / 4 bytes: 40 KB for 2560 columns,
+// 110 KB for 6912) stay in L2 while every token tile of a prefill batch passes over them, so a
+// weight is fetched from memory once per call rather than once per token tile.
+constexpr int kStripBlocks = 16;
+constexpr int kStripRows = kStripBlocks * kRowBlock;
+
+void CheckShapes(const TernaryMatrix& w, const QuantizedActivations& x, int ld_y) {
+  if (x.n_cols != w.n_cols || x.n_cols_padded != w.n_cols_padded()) {
+    throw std::invalid_argument("TernaryGemm: activation width does not match the matrix");
+  }
+  if (x.n_tokens > 1 && ld_y < w.n_rows) throw std::invalid_argument("TernaryGemm: ld_y < n_rows");
+}
+
+// One thread's share: row blocks [block_begin, block_end), all tokens.
+void GemmRange(const internal::KernelTable& table, const TernaryMatrix& w,
+               const QuantizedActivations& x, float* y, int ld_y, int block_begin,
+               int block_end) {
+  thread_local AlignedBuffer<int32_t> dots;  // [kMaxTokenTile, kStripRows]
+  if (dots.size() < static_cast<size_t>(kMaxTokenTile * kStripRows)) {
+    dots.Resize(static_cast<size_t>(kMaxTokenTile * kStripRows));
+  }
+  const int n_chunks = w.n_cols_padded() / kChunkCols;
+  const size_t block_bytes = internal::RowBlockBytes(n_chunks);
+  const bool has_row_scale = !w.row_scale.empty();
+  for (int strip = block_begin; strip < block_end; strip += kStripBlocks) {
+    const int n_blocks = std::min(kStripBlocks, block_end - strip);
+    const int row0 = strip * kRowBlock;
+    const int n_rows = std::min(n_blocks * kRowBlock, w.n_rows - row0);
+    for (int t0 = 0; t0 < x.n_tokens; t0 += kMaxTokenTile) {
+      const int n_tok = std::min(kMaxTokenTile, x.n_tokens - t0);
+      table.ternary_dots(w.packed.data() + strip * block_bytes, n_chunks, n_blocks,
+                         x.q.data() + static_cast<size_t>(t0) * x.n_cols_padded, x.n_cols_padded,
+                         n_tok, dots.data(), kStripRows);
+      for (int t = 0; t < n_tok; ++t) {
+        const int32_t sum_q = x.sum[t0 + t];
+        const float x_scale = x.scale[t0 + t];
+        const int32_t* dot_row = dots.data() + t * kStripRows;
+        float* y_row = y + static_cast<size_t>(t0 + t) * ld_y + row0;
+        for (int i = 0; i < n_rows; ++i) {
+          // codes are t + 1, so sum(code * q) - sum(q) = sum(t * q)
+          float v = internal::FinishDot(dot_row[i] - sum_q, x_scale, w.scale);
+          if (has_row_scale) v *= w.row_scale[row0 + i];
+          y_row[i] = v;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void TernaryGemm(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int ld_y,
+                 ThreadPool* pool) {
+  CheckShapes(w, x, ld_y);
+  if (w.n_rows == 0 || x.n_tokens == 0) return;
+  const internal::KernelTable& table = internal::ActiveTable();
+  const int n_blocks = (w.n_rows + kRowBlock - 1) / kRowBlock;
+  if (pool == nullptr || pool->n_threads() == 1) {
+    GemmRange(table, w, x, y, ld_y, 0, n_blocks);
+    return;
+  }
+  pool->Run([&](int thread_index, int n_threads) {
+    const auto [begin, end] = SplitRange(n_blocks, thread_index, n_threads);
+    if (begin < end) GemmRange(table, w, x, y, ld_y, begin, end);
+  });
+}
+
+void TernaryGemmReference(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
+                          int ld_y) {
+  CheckShapes(w, x, ld_y);
+  for (int t = 0; t < x.n_tokens; ++t) {
+    const int8_t* q = x.q.data() + static_cast<size_t>(t) * x.n_cols_padded;
+    for (int r = 0; r < w.n_rows; ++r) {
+      int32_t dot = 0;
+      for (int c = 0; c < w.n_cols; ++c) dot += TernaryAt(w, r, c) * q[c];
+      float v = internal::FinishDot(dot, x.scale[t], w.scale);
+      if (!w.row_scale.empty()) v *= w.row_scale[r];
+      y[static_cast<size_t>(t) * ld_y + r] = v;
+    }
+  }
+}
+
+void TernaryGemmF32(const TernaryMatrix& w, const float* x, int n_tokens, int ld_x, float* y,
+                    int ld_y, ThreadPool* pool) {
+  if (ld_x < w.n_cols || (n_tokens > 1 && ld_y < w.n_rows)) {
+    throw std::invalid_argument("TernaryGemmF32: bad strides");
+  }
+  auto run_rows = [&](int row_begin, int row_end) {
+    std::vector<float> row(static_cast<size_t>(w.n_cols));
+    for (int r = row_begin; r < row_end; ++r) {
+      for (int c = 0; c < w.n_cols; ++c) row[c] = static_cast<float>(TernaryAt(w, r, c));
+      const float factor = w.row_scale.empty() ? w.scale : w.scale * w.row_scale[r];
+      for (int t = 0; t < n_tokens; ++t) {
+        const float* xt = x + static_cast<size_t>(t) * ld_x;
+        float sum = 0.0f;
+        for (int c = 0; c < w.n_cols; ++c) sum += row[c] * xt[c];
+        y[static_cast<size_t>(t) * ld_y + r] = sum * factor;
+      }
+    }
+  };
+  if (pool == nullptr) {
+    run_rows(0, w.n_rows);
+    return;
+  }
+  pool->Run([&](int thread_index, int n_threads) {
+    const auto [begin, end] = SplitRange(w.n_rows, thread_index, n_threads);
+    run_rows(begin, end);
+  });
+}
+
+namespace internal::scalar {
+
+void TernaryDots(const uint8_t* blocks, int n_chunks, int n_blocks, const int8_t* q, int ld_q,
+                 int n_tok, int32_t* dots, int ld_dots) {
+  const size_t block_bytes = RowBlockBytes(n_chunks);
+  for (int b = 0; b < n_blocks; ++b) {
+    const uint8_t* block = blocks + b * block_bytes;
+    for (int i = 0; i < kRowBlock; ++i) {
+      for (int t = 0; t < n_tok; ++t) {
+        const int8_t* qt = q + static_cast<size_t>(t) * ld_q;
+        int32_t sum = 0;
+        for (int c = 0; c < n_chunks; ++c) {
+          const uint8_t* word = block + (static_cast<size_t>(c) * kRowBlock + i) * kChunkBytes;
+          const int8_t* qc = qt + c * kChunkCols;
+          for (int j = 0; j < kChunkBytes; ++j) {
+            const int byte = word[j];
+            sum += (byte & 3) * qc[j] + ((byte >> 2) & 3) * qc[j + 64] +
+                   ((byte >> 4) & 3) * qc[j + 128] + ((byte >> 6) & 3) * qc[j + 192];
+          }
+        }
+        dots[t * ld_dots + b * kRowBlock + i] = sum;
+      }
+    }
+  }
+}
+
+}  // namespace internal::scalar
+}  // namespace ts::kernels

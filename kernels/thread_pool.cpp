@@ -1,0 +1,134 @@
+// ThreadPool: persistent workers with a spin-then-sleep wake-up and completion barrier.
+#include "kernels/thread_pool.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TS_CPU_RELAX() _mm_pause()
+#else
+#define TS_CPU_RELAX() ((void)0)
+#endif
+
+namespace ts::kernels {
+namespace {
+
+// How long a waiting thread spins before sleeping/yielding: long enough to catch the next op of
+// a forward pass (microseconds apart), short enough not to burn a shared core for long.
+constexpr int kSpinIterations = 20000;
+
+}  // namespace
+
+ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads) {
+  if (n_threads < 1) throw std::invalid_argument("ThreadPool: n_threads must be >= 1");
+  workers_.reserve(static_cast<size_t>(n_threads - 1));
+  for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_.store(true, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  wake_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void ThreadPool::RunShare(int thread_index) {
+  try {
+    (*fn_)(thread_index, n_threads_);
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(error_mutex_);
+    if (!error_) error_ = std::current_exception();
+  }
+}
+
+void ThreadPool::Run(const std::function<void(int, int)>& fn) {
+  if (n_threads_ == 1) {
+    fn(0, 1);
+    return;
+  }
+  fn_ = &fn;
+  error_ = nullptr;
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  {
+    // The lock orders the generation bump with a worker's check-then-wait.
+    std::lock_guard<std::mutex> lock(mutex_);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  wake_.notify_all();
+  RunShare(0);
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < kSpinIterations) {
+      TS_CPU_RELAX();
+    } else {
+      std::this_thread::yield();  // a worker may be descheduled on an oversubscribed machine
+    }
+  }
+  fn_ = nullptr;
+  if (error_) std::rethrow_exception(error_);
+}
+
+void ThreadPool::WorkerLoop(int thread_index) {
+  uint64_t seen = 0;
+  for (;;) {
+    uint64_t gen = generation_.load(std::memory_order_acquire);
+    for (int spins = 0; gen == seen && spins < kSpinIterations; ++spins) {
+      TS_CPU_RELAX();
+      gen = generation_.load(std::memory_order_acquire);
+    }
+    if (gen == seen) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      gen = generation_.load(std::memory_order_acquire);
+    }
+    seen = gen;
+    if (stop_.load(std::memory_order_acquire)) return;
+    RunShare(thread_index);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+std::pair<int, int> SplitRange(int n, int thread_index, int n_threads, int align) {
+  if (align < 1) align = 1;
+  const int n_units = (n + align - 1) / align;
+  const int base = n_units / n_threads;
+  const int extra = n_units % n_threads;
+  const int unit_begin = thread_index * base + std::min(thread_index, extra);
+  const int unit_end = unit_begin + base + (thread_index < extra ? 1 : 0);
+  return {std::min(n, unit_begin * align), std::min(n, unit_end * align)};
+}
+
+int DefaultThreadCount() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  int n_allowed = 0;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) n_allowed = CPU_COUNT(&allowed);
+  // Count distinct (package, core) pairs among the CPUs we may use: SMT siblings share a core's
+  // SIMD units, so a second thread on a core does not speed up these kernels.
+  std::set<std::pair<int, int>> cores;
+  for (int cpu = 0; cpu < CPU_SETSIZE && n_allowed > 0; ++cpu) {
+    if (!CPU_ISSET(cpu, &allowed)) continue;
+    const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+    std::ifstream core_file(dir + "core_id");
+    std::ifstream package_file(dir + "physical_package_id");
+    int core = -1, package = -1;
+    if (!(core_file >> core) || !(package_file >> package)) {
+      cores.clear();
+      break;
+    }
+    cores.insert({package, core});
+  }
+  if (!cores.empty()) return static_cast<int>(cores.size());
+  if (n_allowed > 0) return n_allowed;
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+}  // namespace ts::kernels

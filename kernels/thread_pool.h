@@ -1,0 +1,57 @@
+// ThreadPool: a persistent pool of worker threads for data-parallel kernels.
+// Threads are created once; each Run() wakes them (spin first, then sleep on a condition
+// variable) and waits on a completion barrier. Not re-entrant: one Run() at a time, and fn must
+// not call Run() on the same pool.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace ts::kernels {
+
+class ThreadPool {
+ public:
+  // Requires n_threads >= 1 (throws std::invalid_argument); n_threads includes the caller.
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int n_threads() const { return n_threads_; }
+
+  // Runs fn(thread_index, n_threads) on every thread (the caller is thread 0) and returns when
+  // all have finished. An exception thrown by fn on any thread is rethrown here (the first one).
+  void Run(const std::function<void(int thread_index, int n_threads)>& fn);
+
+ private:
+  void WorkerLoop(int thread_index);
+  void RunShare(int thread_index);
+
+  int n_threads_;
+  std::vector<std::thread> workers_;
+  const std::function<void(int, int)>* fn_ = nullptr;
+  std::atomic<uint64_t> generation_{0};  // bumped once per Run(); workers wait for a change
+  std::atomic<int> pending_{0};          // workers that have not finished the current Run()
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::mutex error_mutex_;
+  std::exception_ptr error_;
+};
+
+// Returns the half-open range [begin, end) of thread_index's chunk when [0, n) is split into
+// n_threads contiguous chunks whose boundaries are multiples of `align` (the last chunk takes the
+// remainder). Requires n >= 0, 0 <= thread_index < n_threads, align >= 1.
+std::pair<int, int> SplitRange(int n, int thread_index, int n_threads, int align = 1);
+
+// Returns the number of physical cores this process may run on (at least 1).
+int DefaultThreadCount();
+
+}  // namespace ts::kernels

@@ -1,0 +1,128 @@
+// TernaryDots for AVX2: vpmaddubsw (unsigned 2-bit codes x signed int8 activations -> int16
+// pairs) then vpmaddwd by 1 into int32. Compiled with -mavx2 -mfma -mf16c.
+//
+// Overflow bound: a maddubs lane is at most 2 * 2 * 128 = 512 in magnitude, and we add 8 of them
+// (one 256-column chunk) in int16 before widening: 4096 < 32767, so no saturation ever happens
+// and the int32 result equals the scalar reference exactly.
+#include <immintrin.h>
+
+#include "kernels/internal/dispatch.h"
+#include "kernels/internal/ternary_layout.h"
+
+namespace ts::kernels::internal::avx2 {
+namespace {
+
+inline int32_t HorizontalSum(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+inline __m256i Load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// GEMV: one token, the 4 rows of a block together so the block's bytes stream in order and each
+// activation vector is loaded once for 4 rows.
+void BlockGemv(const uint8_t* block, int n_chunks, const int8_t* q, int32_t* dots) {
+  const __m256i mask = _mm256_set1_epi8(3);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i acc[kRowBlock];
+  for (int i = 0; i < kRowBlock; ++i) acc[i] = _mm256_setzero_si256();
+  for (int c = 0; c < n_chunks; ++c) {
+    const uint8_t* words = block + static_cast<size_t>(c) * kRowBlock * kChunkBytes;
+    const int8_t* qc = q + c * kChunkCols;
+    __m256i sum16[kRowBlock];
+    for (int i = 0; i < kRowBlock; ++i) sum16[i] = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {  // 32-byte halves of each 64-byte word
+      const __m256i a0 = Load(qc + 32 * h);
+      const __m256i a1 = Load(qc + 64 + 32 * h);
+      const __m256i a2 = Load(qc + 128 + 32 * h);
+      const __m256i a3 = Load(qc + 192 + 32 * h);
+#pragma GCC unroll 4
+      for (int i = 0; i < kRowBlock; ++i) {
+        const __m256i w = Load(words + i * kChunkBytes + 32 * h);
+        const __m256i c0 = _mm256_and_si256(w, mask);
+        const __m256i c1 = _mm256_and_si256(_mm256_srli_epi16(w, 2), mask);
+        const __m256i c2 = _mm256_and_si256(_mm256_srli_epi16(w, 4), mask);
+        const __m256i c3 = _mm256_and_si256(_mm256_srli_epi16(w, 6), mask);
+        __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(c0, a0), _mm256_maddubs_epi16(c1, a1));
+        s = _mm256_add_epi16(s, _mm256_add_epi16(_mm256_maddubs_epi16(c2, a2),
+                                                 _mm256_maddubs_epi16(c3, a3)));
+        sum16[i] = _mm256_add_epi16(sum16[i], s);
+      }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < kRowBlock; ++i) {
+      acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(sum16[i], ones));
+    }
+  }
+  for (int i = 0; i < kRowBlock; ++i) dots[i] = HorizontalSum(acc[i]);
+}
+
+// GEMM tile: one row at a time, its codes decoded once per 32 bytes and reused for T tokens.
+template <int T>
+void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int ld_q, int32_t* dots,
+               int ld_dots) {
+  const __m256i mask = _mm256_set1_epi8(3);
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int i = 0; i < kRowBlock; ++i) {
+    __m256i acc[T];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
+    for (int c = 0; c < n_chunks; ++c) {
+      const uint8_t* word = block + (static_cast<size_t>(c) * kRowBlock + i) * kChunkBytes;
+      const int8_t* qc = q + c * kChunkCols;
+      for (int h = 0; h < 2; ++h) {
+        const __m256i w = Load(word + 32 * h);
+        const __m256i c0 = _mm256_and_si256(w, mask);
+        const __m256i c1 = _mm256_and_si256(_mm256_srli_epi16(w, 2), mask);
+        const __m256i c2 = _mm256_and_si256(_mm256_srli_epi16(w, 4), mask);
+        const __m256i c3 = _mm256_and_si256(_mm256_srli_epi16(w, 6), mask);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) {
+          const int8_t* a = qc + static_cast<size_t>(t) * ld_q + 32 * h;
+          __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(c0, Load(a)),
+                                       _mm256_maddubs_epi16(c1, Load(a + 64)));
+          s = _mm256_add_epi16(s, _mm256_add_epi16(_mm256_maddubs_epi16(c2, Load(a + 128)),
+                                                   _mm256_maddubs_epi16(c3, Load(a + 192))));
+          acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(s, ones));
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) dots[t * ld_dots + i] = HorizontalSum(acc[t]);
+  }
+}
+
+template <int T>
+void GemmBlocks(const uint8_t* blocks, int n_chunks, int n_blocks, const int8_t* q, int ld_q,
+                int32_t* dots, int ld_dots) {
+  const size_t block_bytes = RowBlockBytes(n_chunks);
+  for (int b = 0; b < n_blocks; ++b) {
+    BlockGemm<T>(blocks + b * block_bytes, n_chunks, q, ld_q, dots + b * kRowBlock, ld_dots);
+  }
+}
+
+}  // namespace
+
+void TernaryDots(const uint8_t* blocks, int n_chunks, int n_blocks, const int8_t* q, int ld_q,
+                 int n_tok, int32_t* dots, int ld_dots) {
+  const size_t block_bytes = RowBlockBytes(n_chunks);
+  switch (n_tok) {
+    case 1:
+      for (int b = 0; b < n_blocks; ++b) {
+        BlockGemv(blocks + b * block_bytes, n_chunks, q, dots + b * kRowBlock);
+      }
+      return;
+    case 2: return GemmBlocks<2>(blocks, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
+    case 3: return GemmBlocks<3>(blocks, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
+    case 4: return GemmBlocks<4>(blocks, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
+    case 5: return GemmBlocks<5>(blocks, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
+    case 6: return GemmBlocks<6>(blocks, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
+    case 7: return GemmBlocks<7>(blocks, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
+    case 8: return GemmBlocks<8>(blocks, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
+    default: return;  // n_tok is 1..kMaxTokenTile by contract
+  }
+}
+
+}  // namespace ts::kernels::internal::avx2
