@@ -1,0 +1,191 @@
+// Byte-level BPE (GPT-2 style): words from the pre-tokenizer, each byte mapped to its
+// byte token, then the adjacent pair with the lowest merge rank merged first (leftmost
+// on ties), until no ranked pair is left. A min-heap over a linked list of symbols makes
+// a word of n bytes cost O(n log n).
+#include <algorithm>
+#include <stdexcept>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "engine/tokenizer/encoder.h"
+#include "engine/tokenizer/pretokenize.h"
+#include "engine/tokenizer/unicode.h"
+
+namespace ts::tokenizer {
+namespace {
+
+struct Merge {
+  int32_t rank;
+  int32_t merged_id;
+};
+
+constexpr int32_t kDeadSymbol = -2;
+
+struct Symbol {
+  int32_t id;  // -1: a byte without a token (never merged)
+  int32_t prev;
+  int32_t next;
+};
+
+struct Candidate {
+  int32_t rank;
+  int32_t left;  // symbol index; also the position order for ties
+  int32_t left_id;
+  int32_t right_id;
+  int32_t merged_id;
+};
+
+// Heap order: the lowest rank on top, then the leftmost.
+struct CandidateAfter {
+  bool operator()(const Candidate& a, const Candidate& b) const {
+    return a.rank != b.rank ? a.rank > b.rank : a.left > b.left;
+  }
+};
+
+uint64_t PairKey(int32_t left, int32_t right) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
+}
+
+class BpeEncoder final : public WordEncoder {
+ public:
+  BpeEncoder(const Vocab& vocab, const std::vector<std::string>& merges,
+             const PreTokenizerSpec& pre)
+      : vocab_(vocab), pre_(pre), ignore_merges_(pre.ignore_merges) {
+    const auto& byte_text = ByteToUnicode();
+    for (int b = 0; b < 256; ++b) {
+      auto it = vocab.text_to_id.find(byte_text[b]);
+      byte_id_[b] = it == vocab.text_to_id.end() ? -1 : it->second;
+    }
+    const int missing = static_cast<int>(std::count(byte_id_.begin(), byte_id_.end(), -1));
+    if (missing > 0) {
+      spdlog::warn("tokenizer: {} of 256 bytes have no token; they encode as unknown", missing);
+    }
+
+    merges_.reserve(merges.size());
+    size_t unusable = 0;
+    for (size_t rank = 0; rank < merges.size(); ++rank) {
+      const std::string& merge = merges[rank];
+      // The separator is the first space after the first character: tokens of
+      // byte-level vocabularies hold no spaces, but be lenient as llama.cpp is.
+      const size_t space = merge.find(' ', 1);
+      if (space == std::string::npos) {
+        throw std::runtime_error("tokenizer: tokenizer.ggml.merges[" + std::to_string(rank) +
+                                 "] = \"" + merge + "\" is not \"left right\"");
+      }
+      const std::string_view left(merge.data(), space);
+      const std::string_view right(merge.data() + space + 1, merge.size() - space - 1);
+      const auto l = vocab.text_to_id.find(left);
+      const auto r = vocab.text_to_id.find(right);
+      std::string joined(left);
+      joined += right;
+      const auto m = vocab.text_to_id.find(joined);
+      if (l == vocab.text_to_id.end() || r == vocab.text_to_id.end() ||
+          m == vocab.text_to_id.end()) {
+        ++unusable;
+        continue;
+      }
+      merges_.emplace(PairKey(l->second, r->second),
+                      Merge{static_cast<int32_t>(rank), m->second});  // first rank wins
+    }
+    if (unusable > 0) {
+      spdlog::debug("tokenizer: {} merges name tokens outside the vocabulary", unusable);
+    }
+  }
+
+  void EncodeFragment(std::string_view text, bool /*after_special*/,
+                      std::vector<int32_t>* out) const override {
+    thread_local std::vector<std::string_view> words;
+    words.clear();
+    pre_.Split(text, &words);
+    for (std::string_view word : words) EncodeWord(word, out);
+  }
+
+ private:
+  void EncodeWord(std::string_view word, std::vector<int32_t>* out) const {
+    if (word.size() == 1) {
+      PushByte(static_cast<uint8_t>(word[0]), out);
+      return;
+    }
+    if (ignore_merges_) {
+      // Llama 3: a word that is itself a token is taken whole, even where the merges
+      // would have split it differently.
+      thread_local std::string mapped;
+      mapped.clear();
+      for (char c : word) mapped += ByteToUnicode()[static_cast<uint8_t>(c)];
+      const auto it = vocab_.text_to_id.find(mapped);
+      if (it != vocab_.text_to_id.end()) {
+        out->push_back(it->second);
+        return;
+      }
+    }
+
+    thread_local std::vector<Symbol> symbols;
+    thread_local std::vector<Candidate> heap;
+    symbols.clear();
+    heap.clear();
+    const auto n = static_cast<int32_t>(word.size());
+    for (int32_t i = 0; i < n; ++i) {
+      symbols.push_back({byte_id_[static_cast<uint8_t>(word[i])], i - 1, i + 1 < n ? i + 1 : -1});
+    }
+    const auto try_add = [&](int32_t left) {
+      if (left < 0) return;
+      const Symbol& l = symbols[left];
+      if (l.next < 0 || l.id < 0 || symbols[l.next].id < 0) return;
+      const auto it = merges_.find(PairKey(l.id, symbols[l.next].id));
+      if (it == merges_.end()) return;
+      heap.push_back({it->second.rank, left, l.id, symbols[l.next].id, it->second.merged_id});
+      std::push_heap(heap.begin(), heap.end(), CandidateAfter{});
+    };
+    for (int32_t i = 0; i + 1 < n; ++i) try_add(i);
+
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), CandidateAfter{});
+      const Candidate c = heap.back();
+      heap.pop_back();
+      Symbol& left = symbols[c.left];
+      // Stale if either side has merged since: a symbol's id changes whenever it grows,
+      // and an unchanged left symbol followed by the same id is the same pair.
+      if (left.id != c.left_id || left.next < 0) continue;
+      Symbol& right = symbols[left.next];
+      if (right.id != c.right_id) continue;
+      left.id = c.merged_id;
+      left.next = right.next;
+      if (right.next >= 0) symbols[right.next].prev = c.left;
+      right.id = kDeadSymbol;
+      try_add(left.prev);
+      try_add(c.left);
+    }
+    for (int32_t i = 0; i >= 0; i = symbols[i].next) {
+      if (symbols[i].id >= 0) {
+        out->push_back(symbols[i].id);
+      } else if (vocab_.unk_id >= 0) {
+        out->push_back(vocab_.unk_id);
+      }
+    }
+  }
+
+  void PushByte(uint8_t byte, std::vector<int32_t>* out) const {
+    if (byte_id_[byte] >= 0) {
+      out->push_back(byte_id_[byte]);
+    } else if (vocab_.unk_id >= 0) {
+      out->push_back(vocab_.unk_id);
+    }
+  }
+
+  const Vocab& vocab_;
+  PreTokenizer pre_;
+  bool ignore_merges_;
+  std::array<int32_t, 256> byte_id_{};
+  std::unordered_map<uint64_t, Merge> merges_;
+};
+
+}  // namespace
+
+std::unique_ptr<WordEncoder> MakeBpeEncoder(const Vocab& vocab,
+                                            const std::vector<std::string>& merges,
+                                            const PreTokenizerSpec& pre) {
+  return std::make_unique<BpeEncoder>(vocab, merges, pre);
+}
+
+}  // namespace ts::tokenizer
