@@ -1,0 +1,141 @@
+#include "kernels/head.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/f16.h"
+#include "tests/unit/kernels/test_util.h"
+
+namespace ts::kernels {
+namespace {
+
+using testing::RandomFloats;
+using testing::ScopedIsa;
+using testing::SupportedIsas;
+
+// SIMD variants sum in a different order than the reference: allow a few float ulps of the
+// sum of |terms| (n_cols up to a few thousand).
+constexpr double kHeadRelTol = 2e-6;
+// The reference against a double dot product of the dequantized weights.
+constexpr double kHeadRefRelTol = 1e-5;
+
+std::vector<float> Dequantized(const HeadMatrix& w) {
+  std::vector<float> out(static_cast<size_t>(w.n_rows) * w.n_cols);
+  for (int r = 0; r < w.n_rows; ++r) HeadRow(w, r, out.data() + static_cast<size_t>(r) * w.n_cols);
+  return out;
+}
+
+void CheckShape(HeadType type, int n_rows, int n_cols, int n_tokens, uint32_t seed) {
+  SCOPED_TRACE(::testing::Message() << HeadTypeName(type) << " rows=" << n_rows
+                                    << " cols=" << n_cols << " tokens=" << n_tokens);
+  const std::vector<float> wf = RandomFloats(static_cast<size_t>(n_rows) * n_cols, seed);
+  const HeadMatrix w = HeadFromF32(wf.data(), n_rows, n_cols, type);
+  const int ld_x = n_cols + 1, ld_logits = n_rows + 2;
+  const std::vector<float> buffer = RandomFloats(static_cast<size_t>(n_tokens) * ld_x + 1, seed + 1);
+  const float* x = buffer.data() + 1;  // misaligned
+  const std::vector<float> deq = Dequantized(w);
+
+  std::vector<float> reference(static_cast<size_t>(n_tokens) * ld_logits, -9.0f);
+  HeadGemmReference(w, x, n_tokens, ld_x, reference.data(), ld_logits);
+  std::vector<double> abs_sums(reference.size(), 0.0);
+  for (int t = 0; t < n_tokens; ++t) {
+    for (int r = 0; r < n_rows; ++r) {
+      double sum = 0, abs_sum = 0;
+      for (int c = 0; c < n_cols; ++c) {
+        const double term = static_cast<double>(deq[static_cast<size_t>(r) * n_cols + c]) * x[static_cast<size_t>(t) * ld_x + c];
+        sum += term;
+        abs_sum += std::fabs(term);
+      }
+      const size_t i = static_cast<size_t>(t) * ld_logits + r;
+      abs_sums[i] = abs_sum;
+      ASSERT_NEAR(reference[i], sum, kHeadRefRelTol * abs_sum + 1e-30) << "reference r=" << r;
+    }
+  }
+  ThreadPool pool(2);
+  for (Isa isa : SupportedIsas()) {
+    ScopedIsa scoped(isa);
+    SCOPED_TRACE(IsaName(isa));
+    for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+      std::vector<float> logits(reference.size(), -9.0f);
+      HeadGemm(w, x, n_tokens, ld_x, logits.data(), ld_logits, p);
+      for (size_t i = 0; i < logits.size(); ++i) {
+        if (reference[i] == -9.0f) {
+          ASSERT_EQ(logits[i], -9.0f) << "wrote outside the output at " << i;
+        } else {
+          ASSERT_NEAR(logits[i], reference[i], kHeadRelTol * abs_sums[i] + 1e-30) << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(Head, AllTypesAllIsasMatchReference) {
+  uint32_t seed = 1;
+  for (HeadType type : {HeadType::kF32, HeadType::kF16, HeadType::kQ8}) {
+    for (int n_rows : {1, 3, 33, 100}) {
+      for (int n_cols : {1, 31, 64, 100, 2560}) {
+        for (int n_tokens : {1, 2, 5}) CheckShape(type, n_rows, n_cols, n_tokens, seed++);
+      }
+    }
+  }
+}
+
+TEST(Head, RowsDequantize) {
+  const int n_rows = 5, n_cols = 70;
+  const std::vector<float> wf = RandomFloats(static_cast<size_t>(n_rows) * n_cols, 3, -4, 4);
+  std::vector<float> row(n_cols);
+  const HeadMatrix f32 = HeadFromF32(wf.data(), n_rows, n_cols, HeadType::kF32);
+  const HeadMatrix f16 = HeadFromF32(wf.data(), n_rows, n_cols, HeadType::kF16);
+  const HeadMatrix q8 = HeadFromF32(wf.data(), n_rows, n_cols, HeadType::kQ8);
+  for (int r = 0; r < n_rows; ++r) {
+    const float* want = wf.data() + static_cast<size_t>(r) * n_cols;
+    HeadRow(f32, r, row.data());
+    for (int c = 0; c < n_cols; ++c) ASSERT_EQ(row[c], want[c]);
+    HeadRow(f16, r, row.data());
+    for (int c = 0; c < n_cols; ++c) ASSERT_EQ(row[c], F16ToF32(F32ToF16(want[c])));
+    HeadRow(q8, r, row.data());
+    for (int c = 0; c < n_cols; ++c) {
+      // Q8 error is at most half a step of the block's scale (absmax / 127).
+      float abs_max = 0;
+      const int b0 = c / kHeadQ8Block * kHeadQ8Block;
+      for (int j = b0; j < std::min(n_cols, b0 + kHeadQ8Block); ++j) abs_max = std::max(abs_max, std::fabs(want[j]));
+      ASSERT_NEAR(row[c], want[c], 0.5 * abs_max / 127 * 1.0001) << r << " " << c;
+    }
+  }
+  EXPECT_THROW(HeadRow(q8, n_rows, row.data()), std::out_of_range);
+}
+
+TEST(Head, FromF16KeepsBitsAndConverts) {
+  const int n_rows = 3, n_cols = 40;
+  std::vector<uint16_t> bits(static_cast<size_t>(n_rows) * n_cols);
+  const std::vector<float> wf = RandomFloats(bits.size(), 8);
+  for (size_t i = 0; i < bits.size(); ++i) bits[i] = F32ToF16(wf[i]);
+  const HeadMatrix f16 = HeadFromF16(bits.data(), n_rows, n_cols, HeadType::kF16);
+  for (int r = 0; r < n_rows; ++r) {
+    ASSERT_EQ(std::memcmp(f16.data.data() + static_cast<size_t>(r) * f16.stride() * 2,
+                          bits.data() + static_cast<size_t>(r) * n_cols, n_cols * 2),
+              0);
+  }
+  const HeadMatrix f32 = HeadFromF16(bits.data(), n_rows, n_cols, HeadType::kF32);
+  std::vector<float> row(n_cols);
+  HeadRow(f32, 2, row.data());
+  for (int c = 0; c < n_cols; ++c) EXPECT_EQ(row[c], F16ToF32(bits[static_cast<size_t>(2) * n_cols + c]));
+  EXPECT_EQ(f16.bytes(), static_cast<size_t>(n_rows) * 64 * 2);
+  const HeadMatrix q8 = HeadFromF16(bits.data(), n_rows, n_cols, HeadType::kQ8);
+  EXPECT_EQ(q8.bytes(), static_cast<size_t>(n_rows) * 64 + n_rows * 2 * sizeof(float));
+}
+
+TEST(Head, ZeroRowQ8) {
+  std::vector<float> wf(64, 0.0f);
+  const HeadMatrix q8 = HeadFromF32(wf.data(), 1, 64, HeadType::kQ8);
+  std::vector<float> x(64, 1.0f);
+  float logit = 1.0f;
+  HeadGemm(q8, x.data(), 1, 64, &logit, 1, nullptr);
+  EXPECT_EQ(logit, 0.0f);
+}
+
+}  // namespace
+}  // namespace ts::kernels
