@@ -13,12 +13,17 @@ class ByteSink {
   explicit ByteSink(std::vector<uint8_t>* out) : out_(out) {}
   template <class T>
   void Put(T v) {
-    const auto* p = reinterpret_cast<const uint8_t*>(&v);
-    out_->insert(out_->end(), p, p + sizeof(T));
+    PutBytes(&v, sizeof(T));
   }
   void PutString(const std::string& s) {
     Put<uint64_t>(s.size());
-    out_->insert(out_->end(), s.begin(), s.end());
+    PutBytes(s.data(), s.size());
+  }
+  // resize + memcpy rather than insert: GCC 12 -O3 misreports insert of a few bytes as an overflow.
+  void PutBytes(const void* p, size_t n) {
+    const size_t at = out_->size();
+    out_->resize(at + n);
+    if (n) std::memcpy(out_->data() + at, p, n);
   }
   void PadTo(uint64_t alignment) {
     while (out_->size() % alignment != 0) out_->push_back(0);
@@ -137,7 +142,7 @@ std::vector<uint8_t> GgufWriter::ToBytes() const {
   std::vector<uint8_t> out = HeaderBytes();
   ByteSink sink(&out);
   for (const auto& t : tensors_) {
-    out.insert(out.end(), t.data.begin(), t.data.end());
+    sink.PutBytes(t.data.data(), t.data.size());
     sink.PadTo(alignment_);
   }
   return out;

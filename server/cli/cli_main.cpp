@@ -1,5 +1,6 @@
 // ternserve-cli: offline tools around the engine (inspect, tokenize, generate,
 // bench, synth, perplexity).
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <exception>
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   };
   add(ts::cli::AddInspectCommand);
   add(ts::cli::AddTokenizeCommand);
+  add(ts::cli::AddGenerateCommand);
 
   CLI11_PARSE(app, argc, argv);
   try {

@@ -12,6 +12,7 @@ using CommandFn = std::function<int()>;
 
 CommandFn AddInspectCommand(CLI::App& app);
 CommandFn AddTokenizeCommand(CLI::App& app);
+CommandFn AddGenerateCommand(CLI::App& app);
 
 // The model used when no -m/--model is given (the built-in trained model).
 std::string DefaultModelPath();

@@ -1,0 +1,137 @@
+#include "engine/model/forward.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "kernels/elementwise.h"
+#include "kernels/norm.h"
+#include "kernels/rope.h"
+#include "kernels/ternary_gemm.h"
+
+namespace ts::model {
+
+ForwardPass::ForwardPass(const ModelConfig& config, const ModelWeights& weights, kernels::ThreadPool* pool,
+                         int max_batch_tokens, bool float_activations)
+    : c_(config), w_(weights), pool_(pool), max_batch_tokens_(max_batch_tokens),
+      float_activations_(float_activations) {
+  const auto t = static_cast<size_t>(max_batch_tokens);
+  const size_t widest = static_cast<size_t>(std::max({c_.d_model, c_.q_dim(), c_.n_ff}));
+  x_.resize(t * c_.d_model);
+  norm_out_.resize(t * widest);
+  q_.resize(t * c_.q_dim());
+  k_.resize(t * c_.kv_dim());
+  v_.resize(t * c_.kv_dim());
+  attn_out_.resize(t * c_.q_dim());
+  proj_out_.resize(t * c_.d_model);
+  ffn_gate_.resize(t * c_.n_ff);
+  ffn_up_.resize(t * c_.n_ff);
+  ffn_act_.resize(t * c_.n_ff);
+  head_in_.resize(t * c_.d_model);
+  logits_.resize(t * c_.n_vocab);
+}
+
+void ForwardPass::Matmul(const kernels::TernaryMatrix& w, const float* x, int n_tokens, int ld_x, float* y,
+                         int ld_y, bool x_is_quantized) {
+  if (float_activations_) {
+    kernels::TernaryGemmF32(w, x, n_tokens, ld_x, y, ld_y, pool_);
+    return;
+  }
+  // Per-token absmax int8 (BitNet b1.58): the matmul sees exactly what training saw.
+  if (!x_is_quantized) kernels::QuantizeActivations(x, n_tokens, w.n_cols, ld_x, &quantized_);
+  kernels::TernaryGemm(w, quantized_, y, ld_y, pool_);
+}
+
+std::span<const float> ForwardPass::Run(std::span<const BatchToken> batch, kv::KvCache& kv) {
+  const int n_tokens = static_cast<int>(batch.size());
+  if (n_tokens == 0) return {};
+  if (n_tokens > max_batch_tokens_) throw std::invalid_argument("batch larger than max_batch_tokens");
+  const int d = c_.d_model;
+  for (int t = 0; t < n_tokens; ++t) {
+    const BatchToken& bt = batch[static_cast<size_t>(t)];
+    if (bt.token < 0 || bt.token >= c_.n_vocab) {
+      throw std::out_of_range("token id " + std::to_string(bt.token) + " outside the vocabulary");
+    }
+    if (bt.pos < 0 || bt.pos >= kv.n_ctx()) throw std::out_of_range("position outside the KV cache");
+    kernels::HeadRow(w_.token_embd, bt.token, x_.data() + static_cast<size_t>(t) * d);
+  }
+
+  for (int layer = 0; layer < c_.n_layers; ++layer) Layer(layer, batch, kv);
+
+  // Final norm and the head, only for rows that want logits (prefill needs one per sequence).
+  int n_rows = 0;
+  for (int t = 0; t < n_tokens; ++t) {
+    if (!batch[static_cast<size_t>(t)].want_logits) continue;
+    kernels::RmsNorm(x_.data() + static_cast<size_t>(t) * d, w_.output_norm.data(), 1, d, d, c_.rms_eps,
+                     head_in_.data() + static_cast<size_t>(n_rows) * d);
+    ++n_rows;
+  }
+  if (n_rows == 0) return {};
+  kernels::HeadGemm(w_.head(), head_in_.data(), n_rows, d, logits_.data(), c_.n_vocab, pool_);
+  return {logits_.data(), static_cast<size_t>(n_rows) * c_.n_vocab};
+}
+
+void ForwardPass::Layer(int layer, std::span<const BatchToken> batch, kv::KvCache& kv) {
+  const LayerWeights& lw = w_.layers[static_cast<size_t>(layer)];
+  const int n_tokens = static_cast<int>(batch.size());
+  const int d = c_.d_model, q_dim = c_.q_dim(), kv_dim = c_.kv_dim(), n_ff = c_.n_ff;
+
+  // Attention block: pre-norm, q/k/v from one quantized input, RoPE, attention over the cache.
+  kernels::RmsNorm(x_.data(), lw.attn_norm.data(), n_tokens, d, d, c_.rms_eps, norm_out_.data());
+  Matmul(lw.wq, norm_out_.data(), n_tokens, d, q_.data(), q_dim, false);
+  Matmul(lw.wk, norm_out_.data(), n_tokens, d, k_.data(), kv_dim, true);
+  Matmul(lw.wv, norm_out_.data(), n_tokens, d, v_.data(), kv_dim, true);
+  for (int t = 0; t < n_tokens; ++t) {
+    const BatchToken& bt = batch[static_cast<size_t>(t)];
+    float* qt = q_.data() + static_cast<size_t>(t) * q_dim;
+    float* kt = k_.data() + static_cast<size_t>(t) * kv_dim;
+    kernels::RopeNeox(qt, c_.n_heads, c_.head_dim, c_.n_rot, bt.pos, c_.rope_freq_base);
+    kernels::RopeNeox(kt, c_.n_kv_heads, c_.head_dim, c_.n_rot, bt.pos, c_.rope_freq_base);
+    kv.Write(layer, bt.slot, bt.pos, kt, v_.data() + static_cast<size_t>(t) * kv_dim);
+  }
+  Attention(layer, batch, kv);
+
+  // Sub-norm before the output projection, then the residual add.
+  kernels::RmsNorm(attn_out_.data(), lw.attn_sub_norm.data(), n_tokens, q_dim, q_dim, c_.rms_eps,
+                   norm_out_.data());
+  Matmul(lw.wo, norm_out_.data(), n_tokens, q_dim, proj_out_.data(), d, false);
+  kernels::Add(x_.data(), proj_out_.data(), n_tokens * d);
+
+  // FFN block: pre-norm, gate/up from one quantized input, act(gate) * up, sub-norm, down.
+  kernels::RmsNorm(x_.data(), lw.ffn_norm.data(), n_tokens, d, d, c_.rms_eps, norm_out_.data());
+  Matmul(lw.w_gate, norm_out_.data(), n_tokens, d, ffn_gate_.data(), n_ff, false);
+  Matmul(lw.w_up, norm_out_.data(), n_tokens, d, ffn_up_.data(), n_ff, true);
+  if (c_.ffn_act == FfnActivation::kSquaredRelu) {
+    kernels::SquaredReluMul(ffn_gate_.data(), ffn_up_.data(), ffn_act_.data(), n_tokens * n_ff);
+  } else {
+    kernels::SiluMul(ffn_gate_.data(), ffn_up_.data(), ffn_act_.data(), n_tokens * n_ff);
+  }
+  kernels::RmsNorm(ffn_act_.data(), lw.ffn_sub_norm.data(), n_tokens, n_ff, n_ff, c_.rms_eps, norm_out_.data());
+  Matmul(lw.w_down, norm_out_.data(), n_tokens, n_ff, proj_out_.data(), d, false);
+  kernels::Add(x_.data(), proj_out_.data(), n_tokens * d);
+}
+
+void ForwardPass::Attention(int layer, std::span<const BatchToken> batch, kv::KvCache& kv) {
+  const int n_tokens = static_cast<int>(batch.size());
+  const int n_threads = pool_ ? pool_->n_threads() : 1;
+  const size_t n_ctx = static_cast<size_t>(kv.n_ctx());
+  if (scores_.size() < static_cast<size_t>(n_threads) * n_ctx) scores_.resize(static_cast<size_t>(n_threads) * n_ctx);
+  // Work items are (token, head) pairs so one decoding sequence still uses every core.
+  const int n_items = n_tokens * c_.n_heads;
+  auto work = [&](int thread, int threads) {
+    auto [begin, end] = kernels::SplitRange(n_items, thread, threads);
+    float* scratch = scores_.data() + static_cast<size_t>(thread) * n_ctx;
+    for (int item = begin; item < end;) {
+      const int t = item / c_.n_heads;
+      const int head_begin = item % c_.n_heads;
+      const int head_end = std::min(c_.n_heads, head_begin + (end - item));
+      const BatchToken& bt = batch[static_cast<size_t>(t)];
+      kv.Attend(layer, bt.slot, bt.pos + 1, q_.data() + static_cast<size_t>(t) * c_.q_dim(), head_begin, head_end,
+                attn_out_.data() + static_cast<size_t>(t) * c_.q_dim(), scratch);
+      item += head_end - head_begin;
+    }
+  };
+  if (pool_) pool_->Run(work);
+  else work(0, 1);
+}
+
+}  // namespace ts::model

@@ -1,0 +1,145 @@
+#include "engine/model/weights.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "engine/model/tensor_decode.h"
+#include "kernels/f16.h"
+
+namespace ts::model {
+namespace {
+
+class Loader {
+ public:
+  Loader(const gguf::GgufFile& file, const ModelConfig& config) : file_(file), config_(config) {}
+
+  const gguf::TensorInfo& Require(const std::string& name, std::vector<uint64_t> dims) const {
+    const gguf::TensorInfo* t = file_.FindTensor(name);
+    if (!t) throw std::runtime_error("model is missing tensor '" + name + "'");
+    if (t->dims != dims) {
+      throw std::runtime_error("tensor '" + name + "' has shape " + Shape(t->dims) + ", expected " + Shape(dims));
+    }
+    return *t;
+  }
+
+  std::vector<float> Norm(const std::string& name, int n) const {
+    const auto& t = Require(name, {static_cast<uint64_t>(n)});
+    auto v = DecodeFloat(t, file_.TensorData(t));
+    file_.ReleaseTensorPages(t);
+    return v;
+  }
+
+  kernels::TernaryMatrix Ternary(const std::string& layer_prefix, const std::string& name, int n_rows,
+                                 int n_cols) const {
+    const std::string full = layer_prefix + name + ".weight";
+    const auto& t = Require(full, {static_cast<uint64_t>(n_cols), static_cast<uint64_t>(n_rows)});
+    bool exact = true;
+    DecodedTernary d = DecodeTernary(t, file_.TensorData(t), &exact);
+    if (!exact) spdlog::warn("tensor '{}' is not exactly ternary: ternarized with the absmean rule", full);
+    float scale = d.scale;
+    // llama.cpp's bitnet architecture may carry the weight scale as a separate {1} tensor.
+    if (const gguf::TensorInfo* s = file_.FindTensor(layer_prefix + name + ".scale")) {
+      if (s->n_elements != 1) throw std::runtime_error("tensor '" + s->name + "' must hold one value");
+      scale *= DecodeFloat(*s, file_.TensorData(*s))[0];
+    }
+    kernels::TernaryMatrix m = kernels::PackTernary(d.trits.data(), n_rows, n_cols, scale);
+    m.row_scale = std::move(d.row_scale);
+    file_.ReleaseTensorPages(t);
+    return m;
+  }
+
+  kernels::HeadMatrix Head(const std::string& name, HeadPrecision precision) const {
+    const auto& t = Require(name, {static_cast<uint64_t>(config_.d_model), static_cast<uint64_t>(config_.n_vocab)});
+    kernels::HeadMatrix head;
+    const auto type = t.type();
+    if (type == gguf::TensorType::kF16 && precision != HeadPrecision::kF32) {
+      // Keep the shipped f16 bits (or requantize from them).
+      const auto data = file_.TensorData(t);
+      std::vector<uint16_t> bits(t.n_elements);
+      std::memcpy(bits.data(), data.data(), bits.size() * 2);
+      head = kernels::HeadFromF16(bits.data(), config_.n_vocab, config_.d_model,
+                                  precision == HeadPrecision::kQ8 ? kernels::HeadType::kQ8 : kernels::HeadType::kF16);
+    } else {
+      kernels::HeadType target = kernels::HeadType::kF16;
+      if (precision == HeadPrecision::kF32) target = kernels::HeadType::kF32;
+      if (precision == HeadPrecision::kQ8) target = kernels::HeadType::kQ8;
+      if (precision == HeadPrecision::kAuto && (type == gguf::TensorType::kF32 || type == gguf::TensorType::kBF16)) {
+        target = kernels::HeadType::kF32;
+      }
+      const std::vector<float> w = DecodeFloat(t, file_.TensorData(t));
+      head = kernels::HeadFromF32(w.data(), config_.n_vocab, config_.d_model, target);
+    }
+    file_.ReleaseTensorPages(t);
+    return head;
+  }
+
+ private:
+  static std::string Shape(const std::vector<uint64_t>& dims) {
+    std::string s = "{";
+    for (size_t k = 0; k < dims.size(); ++k) s += (k ? ", " : "") + std::to_string(dims[k]);
+    return s + "}";
+  }
+
+  const gguf::GgufFile& file_;
+  const ModelConfig& config_;
+};
+
+}  // namespace
+
+HeadPrecision ParseHeadPrecision(const std::string& name) {
+  if (name == "auto") return HeadPrecision::kAuto;
+  if (name == "f32") return HeadPrecision::kF32;
+  if (name == "f16") return HeadPrecision::kF16;
+  if (name == "q8") return HeadPrecision::kQ8;
+  throw std::invalid_argument("unknown head type '" + name + "' (auto, f32, f16, q8)");
+}
+
+size_t ModelWeights::ternary_bytes() const {
+  size_t n = 0;
+  for (const auto& l : layers) {
+    for (const auto* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) n += m->bytes();
+  }
+  return n;
+}
+
+size_t ModelWeights::head_bytes() const { return head().bytes(); }
+
+size_t ModelWeights::total_bytes() const {
+  size_t n = ternary_bytes() + token_embd.bytes() + output.bytes() + output_norm.size() * 4;
+  for (const auto& l : layers) {
+    n += (l.attn_norm.size() + l.attn_sub_norm.size() + l.ffn_norm.size() + l.ffn_sub_norm.size()) * 4;
+  }
+  return n;
+}
+
+ModelWeights LoadWeights(const gguf::GgufFile& file, const ModelConfig& c, HeadPrecision head) {
+  Loader load(file, c);
+  ModelWeights w;
+  w.token_embd = load.Head("token_embd.weight", head);
+  if (file.FindTensor("output.weight")) w.output = load.Head("output.weight", head);
+  w.output_norm = load.Norm("output_norm.weight", c.d_model);
+  w.layers.resize(static_cast<size_t>(c.n_layers));
+  for (int i = 0; i < c.n_layers; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    LayerWeights& l = w.layers[static_cast<size_t>(i)];
+    l.attn_norm = load.Norm(p + "attn_norm.weight", c.d_model);
+    l.wq = load.Ternary(p, "attn_q", c.q_dim(), c.d_model);
+    l.wk = load.Ternary(p, "attn_k", c.kv_dim(), c.d_model);
+    l.wv = load.Ternary(p, "attn_v", c.kv_dim(), c.d_model);
+    l.attn_sub_norm = load.Norm(p + "attn_sub_norm.weight", c.q_dim());
+    l.wo = load.Ternary(p, "attn_output", c.d_model, c.q_dim());
+    l.ffn_norm = load.Norm(p + "ffn_norm.weight", c.d_model);
+    l.w_gate = load.Ternary(p, "ffn_gate", c.n_ff, c.d_model);
+    l.w_up = load.Ternary(p, "ffn_up", c.n_ff, c.d_model);
+    l.ffn_sub_norm = load.Norm(p + "ffn_sub_norm.weight", c.n_ff);
+    l.w_down = load.Ternary(p, "ffn_down", c.d_model, c.n_ff);
+    if (c.n_layers >= 8 && ((i + 1) % 5 == 0 || i + 1 == c.n_layers)) {
+      spdlog::info("loading: {}/{} layers repacked", i + 1, c.n_layers);
+    }
+  }
+  return w;
+}
+
+}  // namespace ts::model

@@ -1,0 +1,140 @@
+#include "engine/sample/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+namespace ts::sample {
+
+double LogSumExp(std::span<const float> logits) {
+  float max_logit = -std::numeric_limits<float>::infinity();
+  for (float l : logits) max_logit = std::max(max_logit, l);
+  if (!std::isfinite(max_logit)) return max_logit;
+  double sum = 0.0;
+  for (float l : logits) sum += std::exp(static_cast<double>(l - max_logit));  // max-subtracted for stability
+  return max_logit + std::log(sum);
+}
+
+std::vector<TokenLogprob> TopLogprobs(std::span<const float> logits, int n) {
+  n = std::min<int>(n, static_cast<int>(logits.size()));
+  if (n <= 0) return {};
+  std::vector<int32_t> ids(logits.size());
+  std::iota(ids.begin(), ids.end(), 0);
+  std::partial_sort(ids.begin(), ids.begin() + n, ids.end(), [&](int32_t a, int32_t b) {
+    return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] ||
+           (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] && a < b);
+  });
+  const double lse = LogSumExp(logits);
+  std::vector<TokenLogprob> out;
+  out.reserve(static_cast<size_t>(n));
+  for (int k = 0; k < n; ++k) {
+    const int32_t id = ids[static_cast<size_t>(k)];
+    out.push_back({id, static_cast<float>(logits[static_cast<size_t>(id)] - lse)});
+  }
+  return out;
+}
+
+Sampler::Sampler(const SamplingParams& params, int n_vocab)
+    : params_(params), n_vocab_(n_vocab), rng_(params.seed) {
+  if (n_vocab <= 0) throw std::invalid_argument("sampler needs a vocabulary");
+  work_.resize(static_cast<size_t>(n_vocab));
+}
+
+double Sampler::Uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
+
+SampledToken Sampler::Sample(std::span<const float> logits, std::span<const int32_t> prompt,
+                             std::span<const int32_t> output) {
+  if (logits.size() != static_cast<size_t>(n_vocab_)) throw std::invalid_argument("logits size != n_vocab");
+  std::copy(logits.begin(), logits.end(), work_.begin());
+
+  for (const auto& [id, bias] : params_.logit_bias) {
+    if (id >= 0 && id < n_vocab_) work_[static_cast<size_t>(id)] += bias;
+  }
+  if (params_.repetition_penalty != 1.0f) {
+    // Divide positive logits, multiply negative ones: both make the token less likely.
+    auto penalize = [&](int32_t id) {
+      if (id < 0 || id >= n_vocab_) return;
+      float& l = work_[static_cast<size_t>(id)];
+      l = l > 0 ? l / params_.repetition_penalty : l * params_.repetition_penalty;
+    };
+    std::vector<int32_t> seen(prompt.begin(), prompt.end());
+    seen.insert(seen.end(), output.begin(), output.end());
+    std::sort(seen.begin(), seen.end());
+    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+    for (int32_t id : seen) penalize(id);
+  }
+  if (params_.presence_penalty != 0.0f || params_.frequency_penalty != 0.0f) {
+    output_counts_.clear();
+    for (int32_t id : output) ++output_counts_[id];
+    for (const auto& [id, count] : output_counts_) {
+      if (id < 0 || id >= n_vocab_) continue;
+      work_[static_cast<size_t>(id)] -=
+          params_.presence_penalty + params_.frequency_penalty * static_cast<float>(count);
+    }
+  }
+
+  SampledToken result;
+  result.id = Choose(work_);
+  const double lse = LogSumExp(logits);
+  result.logprob = static_cast<float>(logits[static_cast<size_t>(result.id)] - lse);
+  if (params_.n_top_logprobs > 0) result.top = TopLogprobs(logits, params_.n_top_logprobs);
+  return result;
+}
+
+int32_t Sampler::Choose(std::vector<float>& work) {
+  if (params_.temperature <= 0.0f) {
+    // Greedy; ties go to the lowest id so results do not depend on the scan order.
+    return static_cast<int32_t>(std::max_element(work.begin(), work.end()) - work.begin());
+  }
+  const float inv_temp = 1.0f / params_.temperature;
+  float max_logit = -std::numeric_limits<float>::infinity();
+  for (float l : work) max_logit = std::max(max_logit, l);
+
+  candidates_.resize(work.size());
+  std::iota(candidates_.begin(), candidates_.end(), 0);
+  auto by_logit = [&](int32_t a, int32_t b) {
+    return work[static_cast<size_t>(a)] > work[static_cast<size_t>(b)] ||
+           (work[static_cast<size_t>(a)] == work[static_cast<size_t>(b)] && a < b);
+  };
+  size_t n = candidates_.size();
+  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < n) {
+    std::nth_element(candidates_.begin(), candidates_.begin() + params_.top_k, candidates_.end(), by_logit);
+    n = static_cast<size_t>(params_.top_k);
+  }
+  // Probabilities relative to the best token (p_max = 1), temperature applied.
+  auto rel_prob = [&](int32_t id) {
+    return std::exp(static_cast<double>((work[static_cast<size_t>(id)] - max_logit) * inv_temp));
+  };
+  if (params_.min_p > 0.0f) {
+    auto keep_end = std::partition(candidates_.begin(), candidates_.begin() + static_cast<long>(n),
+                                   [&](int32_t id) { return rel_prob(id) >= params_.min_p; });
+    n = static_cast<size_t>(keep_end - candidates_.begin());
+  }
+  std::sort(candidates_.begin(), candidates_.begin() + static_cast<long>(n), by_logit);
+  std::vector<double> probs(n);
+  double total = 0.0;
+  for (size_t k = 0; k < n; ++k) total += probs[k] = rel_prob(candidates_[k]);
+  if (params_.top_p < 1.0f) {
+    // Smallest prefix (in probability order) whose mass reaches top_p.
+    double mass = 0.0;
+    size_t keep = 0;
+    while (keep < n) {
+      mass += probs[keep++] / total;
+      if (mass >= params_.top_p) break;
+    }
+    n = std::max<size_t>(keep, 1);
+    total = 0.0;
+    for (size_t k = 0; k < n; ++k) total += probs[k];
+  }
+  const double r = Uniform() * total;
+  double acc = 0.0;
+  for (size_t k = 0; k < n; ++k) {
+    acc += probs[k];
+    if (r < acc) return candidates_[k];
+  }
+  return candidates_[n - 1];
+}
+
+}  // namespace ts::sample
