@@ -3,14 +3,15 @@
 // on ties), until no ranked pair is left. A min-heap over a linked list of symbols makes
 // a word of n bytes cost O(n log n).
 #include <algorithm>
+#include <bit>
 #include <stdexcept>
-#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
 #include "engine/tokenizer/encoder.h"
 #include "engine/tokenizer/pretokenize.h"
 #include "engine/tokenizer/unicode.h"
+#include "engine/tokenizer/word_cache.h"
 
 namespace ts::tokenizer {
 namespace {
@@ -18,6 +19,48 @@ namespace {
 struct Merge {
   int32_t rank;
   int32_t merged_id;
+};
+
+// (left id, right id) -> merge, open addressing with linear probing: merge lookups are
+// most of BPE's time, and std::unordered_map costs a pointer chase per lookup.
+class PairMap {
+ public:
+  void Reserve(size_t n) {
+    const size_t capacity = std::bit_ceil(std::max<size_t>(16, n + n / 2));  // load <= 2/3
+    slots_.assign(capacity, Slot{kEmpty, {}});
+    mask_ = capacity - 1;
+  }
+  // Keeps the first value inserted for a key.
+  void Insert(uint64_t key, Merge merge) {
+    for (size_t i = Hash(key) & mask_;; i = (i + 1) & mask_) {
+      if (slots_[i].key == key) return;
+      if (slots_[i].key == kEmpty) {
+        slots_[i] = {key, merge};
+        return;
+      }
+    }
+  }
+  const Merge* Find(uint64_t key) const {
+    for (size_t i = Hash(key) & mask_;; i = (i + 1) & mask_) {
+      if (slots_[i].key == key) return &slots_[i].merge;
+      if (slots_[i].key == kEmpty) return nullptr;
+    }
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t{0};  // ids are >= 0, so never a real pair
+  struct Slot {
+    uint64_t key;
+    Merge merge;
+  };
+  static size_t Hash(uint64_t key) {  // murmur3 finaliser
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdULL;
+    key ^= key >> 33;
+    return static_cast<size_t>(key);
+  }
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
 };
 
 constexpr int32_t kDeadSymbol = -2;
@@ -62,7 +105,7 @@ class BpeEncoder final : public WordEncoder {
       spdlog::warn("tokenizer: {} of 256 bytes have no token; they encode as unknown", missing);
     }
 
-    merges_.reserve(merges.size());
+    merges_.Reserve(merges.size());
     size_t unusable = 0;
     for (size_t rank = 0; rank < merges.size(); ++rank) {
       const std::string& merge = merges[rank];
@@ -85,8 +128,7 @@ class BpeEncoder final : public WordEncoder {
         ++unusable;
         continue;
       }
-      merges_.emplace(PairKey(l->second, r->second),
-                      Merge{static_cast<int32_t>(rank), m->second});  // first rank wins
+      merges_.Insert(PairKey(l->second, r->second), Merge{static_cast<int32_t>(rank), m->second});
     }
     if (unusable > 0) {
       spdlog::debug("tokenizer: {} merges name tokens outside the vocabulary", unusable);
@@ -107,12 +149,20 @@ class BpeEncoder final : public WordEncoder {
       PushByte(static_cast<uint8_t>(word[0]), out);
       return;
     }
+    if (cache_.Lookup(word, out)) return;
+    const size_t first_out = out->size();
+    EncodeUncached(word, out);
+    cache_.Insert(word, std::span(out->data() + first_out, out->size() - first_out));
+  }
+
+  void EncodeUncached(std::string_view word, std::vector<int32_t>* out) const {
     if (ignore_merges_) {
       // Llama 3: a word that is itself a token is taken whole, even where the merges
       // would have split it differently.
       thread_local std::string mapped;
       mapped.clear();
-      for (char c : word) mapped += ByteToUnicode()[static_cast<uint8_t>(c)];
+      const auto& byte_text = ByteToUnicode();
+      for (char c : word) mapped += byte_text[static_cast<uint8_t>(c)];
       const auto it = vocab_.text_to_id.find(mapped);
       if (it != vocab_.text_to_id.end()) {
         out->push_back(it->second);
@@ -132,9 +182,9 @@ class BpeEncoder final : public WordEncoder {
       if (left < 0) return;
       const Symbol& l = symbols[left];
       if (l.next < 0 || l.id < 0 || symbols[l.next].id < 0) return;
-      const auto it = merges_.find(PairKey(l.id, symbols[l.next].id));
-      if (it == merges_.end()) return;
-      heap.push_back({it->second.rank, left, l.id, symbols[l.next].id, it->second.merged_id});
+      const Merge* merge = merges_.Find(PairKey(l.id, symbols[l.next].id));
+      if (merge == nullptr) return;
+      heap.push_back({merge->rank, left, l.id, symbols[l.next].id, merge->merged_id});
       std::push_heap(heap.begin(), heap.end(), CandidateAfter{});
     };
     for (int32_t i = 0; i + 1 < n; ++i) try_add(i);
@@ -177,7 +227,8 @@ class BpeEncoder final : public WordEncoder {
   PreTokenizer pre_;
   bool ignore_merges_;
   std::array<int32_t, 256> byte_id_{};
-  std::unordered_map<uint64_t, Merge> merges_;
+  PairMap merges_;
+  WordCache cache_;
 };
 
 }  // namespace

@@ -2,11 +2,13 @@
 // prepended at the start of the text and after each special token), the text starts as
 // one symbol per character, and the adjacent pair whose concatenation is the vocabulary
 // piece with the highest score merges first (leftmost on ties). Characters left without a
-// piece fall back to <0xXX> byte tokens. O(n log n) via a heap over a linked list.
+// piece fall back to <0xXX> byte tokens. O(n log n) via a heap over a linked list; when
+// the vocabulary allows (see CanSplitAtWordStarts) word by word, with a word cache.
 #include <algorithm>
 
 #include "engine/tokenizer/encoder.h"
 #include "engine/tokenizer/unicode.h"
+#include "engine/tokenizer/word_cache.h"
 
 namespace ts::tokenizer {
 namespace {
@@ -34,9 +36,26 @@ struct CandidateAfter {
   }
 };
 
+// True when no piece holds "▁" right after another character: then no piece can span
+// the boundary before a "▁" that follows a non-"▁" character, and the text can be
+// encoded word by word with the same result (merges never interact across the boundary).
+// Holds for Llama 2's vocabulary, whose only inner "▁"s are in runs like "▁▁▁▁".
+bool CanSplitAtWordStarts(const Vocab& vocab) {
+  for (const auto& [text, id] : vocab.text_to_id) {
+    for (size_t pos = text.find(kSpmSpace, 1); pos != std::string::npos;
+         pos = text.find(kSpmSpace, pos + 1)) {
+      if (pos < kSpmSpace.size() || text.compare(pos - kSpmSpace.size(), kSpmSpace.size(), kSpmSpace) != 0) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 class SpmEncoder final : public WordEncoder {
  public:
-  explicit SpmEncoder(const Vocab& vocab) : vocab_(vocab) {}
+  explicit SpmEncoder(const Vocab& vocab)
+      : vocab_(vocab), split_at_word_starts_(CanSplitAtWordStarts(vocab)) {}
 
   void EncodeFragment(std::string_view text, bool after_special,
                       std::vector<int32_t>* out) const override {
@@ -50,22 +69,39 @@ class SpmEncoder final : public WordEncoder {
         escaped += c;
       }
     }
-    // 32-bit offsets keep symbols small; longer fragments are cut (between characters)
-    // into pieces that each fit, which only matters for inputs of gigabytes.
-    constexpr size_t kMaxChunkBytes = size_t{1} << 30;
-    std::string_view rest = escaped;
-    while (!rest.empty()) {
-      size_t cut = std::min(rest.size(), kMaxChunkBytes);
-      while (cut < rest.size() && (static_cast<uint8_t>(rest[cut]) & 0xC0) == 0x80 &&
-             cut > kMaxChunkBytes - 4) {
-        --cut;
-      }
-      EncodeEscaped(rest.substr(0, cut), out);
-      rest.remove_prefix(cut);
+    const std::string_view all = escaped;
+    if (!split_at_word_starts_) {
+      EncodeWord(all, out);
+      return;
     }
+    size_t word_start = 0;
+    for (size_t pos = all.find(kSpmSpace, 1); pos != std::string_view::npos;
+         pos = all.find(kSpmSpace, pos + 1)) {
+      if (all.substr(pos - std::min(pos, kSpmSpace.size()), kSpmSpace.size()) == kSpmSpace) continue;
+      if (pos > word_start) EncodeWord(all.substr(word_start, pos - word_start), out);
+      word_start = pos;
+    }
+    EncodeWord(all.substr(word_start), out);
   }
 
  private:
+  void EncodeWord(std::string_view word, std::vector<int32_t>* out) const {
+    if (cache_.Lookup(word, out)) return;
+    const size_t first_out = out->size();
+    // 32-bit offsets keep symbols small; longer words are cut (between characters) into
+    // pieces that each fit, which only matters for gigabytes without a space.
+    constexpr size_t kMaxChunkBytes = size_t{1} << 30;
+    std::string_view rest = word;
+    while (!rest.empty()) {
+      size_t cut = std::min(rest.size(), kMaxChunkBytes);
+      while (cut < rest.size() && cut > 0 && (static_cast<uint8_t>(rest[cut]) & 0xC0) == 0x80) --cut;
+      if (cut == 0) cut = std::min(rest.size(), kMaxChunkBytes);
+      EncodeEscaped(rest.substr(0, cut), out);
+      rest.remove_prefix(cut);
+    }
+    cache_.Insert(word, std::span(out->data() + first_out, out->size() - first_out));
+  }
+
   void EncodeEscaped(std::string_view text, std::vector<int32_t>* out) const {
     thread_local std::vector<Symbol> symbols;
     thread_local std::vector<Candidate> heap;
@@ -128,6 +164,8 @@ class SpmEncoder final : public WordEncoder {
   }
 
   const Vocab& vocab_;
+  bool split_at_word_starts_;
+  WordCache cache_;
 };
 
 }  // namespace

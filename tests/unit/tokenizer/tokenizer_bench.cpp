@@ -1,12 +1,15 @@
 // Encode throughput per vocabulary (MB of UTF-8 text per second), not a test.
 //
-//   ts_tokenizer_bench [--text FILE] [--mb N] [VOCAB.gguf ...]
+//   ts_tokenizer_bench [--text FILE] [--mb N] [--unique] [VOCAB.gguf ...]
 //
 // Without vocabularies: the fixture GPT-2 and Llama 2 SPM vocabs, plus the Llama 3 vocab
 // that tokenizer_llama3_test writes into the build tree (if it has run). Without --text:
 // the llama.cpp test strings of all three vocabs, repeated to N MB (default 4).
 // Reports the median of 5 runs, for one Encode of the whole text and for 2 KiB prompts.
+// Repeated text mostly hits the per-thread word cache; --unique appends a distinct
+// letter suffix to every ASCII word so that each word is new (the uncached speed).
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -37,15 +40,33 @@ double MedianSeconds(const std::function<void()>& fn) {
   return seconds[kRuns / 2];
 }
 
+// "the cat" -> "theab catac": every ASCII letter run gets a suffix never used before.
+std::string MakeWordsUnique(const std::string& text) {
+  std::string out;
+  uint64_t counter = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    out += text[i];
+    const bool letter = std::isalpha(static_cast<unsigned char>(text[i])) != 0;
+    const bool next_letter = i + 1 < text.size() && std::isalpha(static_cast<unsigned char>(text[i + 1])) != 0;
+    if (letter && !next_letter) {
+      for (uint64_t n = ++counter; n > 0; n /= 26) out += static_cast<char>('a' + n % 26);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string text_path;
   double megabytes = 4;
+  bool unique = false;
   std::vector<std::string> vocabs;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--text") == 0 && i + 1 < argc) {
       text_path = argv[++i];
+    } else if (std::strcmp(argv[i], "--unique") == 0) {
+      unique = true;
     } else if (std::strcmp(argv[i], "--mb") == 0 && i + 1 < argc) {
       megabytes = std::stod(argv[++i]);
     } else {
@@ -76,9 +97,11 @@ int main(int argc, char** argv) {
   } else {
     while (text.size() < target && !seed.empty()) text += seed;
   }
+  if (unique) text = MakeWordsUnique(text);
   const double text_mb = static_cast<double>(text.size()) / 1e6;
-  std::printf("text: %.2f MB (%s), median of %d runs\n", text_mb,
-              text_path.empty() ? "llama.cpp test strings, repeated" : text_path.c_str(), kRuns);
+  std::printf("text: %.2f MB (%s%s), median of %d runs\n", text_mb,
+              text_path.empty() ? "llama.cpp test strings, repeated" : text_path.c_str(),
+              unique ? ", every word made unique" : "", kRuns);
 
   for (const std::string& path : vocabs) {
     const ts::gguf::GgufFile file = ts::gguf::GgufFile::Open(path);
