@@ -95,14 +95,28 @@ def quantize_activations(x):
     return q, s
 
 
-def linear(x, w, float_activations):
+def rounding_margin(x):
+    """Per token: min over elements of the distance of |x * s| to the nearest .5 rounding boundary.
+
+    A value within float32 noise (~1e-5) of a boundary may round the other way in an
+    implementation computing in float32; tests use this to tell such flips from bugs.
+    """
+    s = 127.0 / np.maximum(np.max(np.abs(x), axis=-1, keepdims=True), 1e-5)
+    v = np.abs(x * s)
+    return np.min(np.abs(v - np.floor(v) - 0.5), axis=-1)
+
+
+def linear(x, w, float_activations, trace=None):
     """x [T, in], w [out, in] (ternary values times scales) -> [T, out].
 
     w holds trits times f16/f32 scales, and q holds integers, so w @ q is exact in float64:
     it equals (trits @ q) * weight_scale, as the int32 kernels compute it.
+    trace: optional list; gets rounding_margin(x) of every quantized input.
     """
     if float_activations:
         return x @ w.T
+    if trace is not None:
+        trace.append(rounding_margin(x))
     q, s = quantize_activations(x)
     return (q @ w.T) / s
 
@@ -146,8 +160,11 @@ def squared_relu(x):
     return np.maximum(x, 0.0) ** 2
 
 
-def forward(m, ids, float_activations=False):
-    """Teacher-forced logits [len(ids), n_vocab] of the sequence `ids` from position 0."""
+def forward(m, ids, float_activations=False, trace=None):
+    """Teacher-forced logits [len(ids), n_vocab] of the sequence `ids` from position 0.
+
+    trace: optional list, filled with per-token rounding margins (see linear()).
+    """
     ids = np.asarray(ids, dtype=np.int64)
     if ids.ndim != 1 or len(ids) == 0:
         raise ValueError("ids must be a non-empty list")
@@ -161,22 +178,22 @@ def forward(m, ids, float_activations=False):
     for L in m.layers:
         # Attention block.
         h = rmsnorm(x, L["attn_norm"], m.eps)
-        q = linear(h, L["wq"], float_activations).reshape(T, m.n_heads, hd)
-        k = linear(h, L["wk"], float_activations).reshape(T, m.n_kv_heads, hd)
-        v = linear(h, L["wv"], float_activations).reshape(T, m.n_kv_heads, hd)
+        q = linear(h, L["wq"], float_activations, trace).reshape(T, m.n_heads, hd)
+        k = linear(h, L["wk"], float_activations, trace).reshape(T, m.n_kv_heads, hd)
+        v = linear(h, L["wv"], float_activations, trace).reshape(T, m.n_kv_heads, hd)
         q = rope_neox(q, positions, m.n_rot, m.rope_base)
         k = rope_neox(k, positions, m.n_rot, m.rope_base)
         a = attention(q, k, v, m.n_heads, m.n_kv_heads)
         a = rmsnorm(a, L["attn_sub_norm"], m.eps)
-        x = x + linear(a, L["wo"], float_activations)
+        x = x + linear(a, L["wo"], float_activations, trace)
 
         # Feed-forward block.
         h = rmsnorm(x, L["ffn_norm"], m.eps)
-        gate = linear(h, L["w_gate"], float_activations)
-        up = linear(h, L["w_up"], float_activations)
+        gate = linear(h, L["w_gate"], float_activations, trace)
+        up = linear(h, L["w_up"], float_activations, trace)
         act = squared_relu(gate) if m.squared_relu else silu(gate)
         f = rmsnorm(act * up, L["ffn_sub_norm"], m.eps)
-        x = x + linear(f, L["w_down"], float_activations)
+        x = x + linear(f, L["w_down"], float_activations, trace)
 
     # Final norm and the head (output.weight, or the tied embedding), float activations.
     return rmsnorm(x, m.output_norm, m.eps) @ m.output.T
