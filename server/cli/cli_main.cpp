@@ -23,6 +23,10 @@ int main(int argc, char** argv) {
   add(ts::cli::AddInspectCommand);
   add(ts::cli::AddTokenizeCommand);
   add(ts::cli::AddGenerateCommand);
+  add(ts::cli::AddLogitsCommand);
+  add(ts::cli::AddSynthCommand);
+  add(ts::cli::AddPerplexityCommand);
+  add(ts::cli::AddBenchCommand);
 
   CLI11_PARSE(app, argc, argv);
   try {

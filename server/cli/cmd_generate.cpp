@@ -7,7 +7,6 @@
 #include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "engine/kv/dense_kv_cache.h"
 #include "engine/model/forward.h"
@@ -36,30 +35,13 @@ struct GenerateOptions {
   bool float_activations = false;
 };
 
-std::vector<int32_t> ParseIds(const std::string& text) {
-  std::vector<int32_t> ids;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    try {
-      size_t used = 0;
-      const long v = std::stol(item, &used);
-      if (used != item.size() || v < 0 || v > INT32_MAX) throw std::invalid_argument(item);
-      ids.push_back(static_cast<int32_t>(v));
-    } catch (const std::exception&) {
-      throw std::runtime_error("--prompt-ids: '" + item + "' is not a token id");
-    }
-  }
-  return ids;
-}
-
 int RunGenerate(const GenerateOptions& opt) {
   auto model = model::Model::Load({opt.model.empty() ? DefaultModelPath() : opt.model,
                                    model::ParseHeadPrecision(opt.head)});
   const auto& c = model->config;
   const auto& tok = *model->tokenizer;
   std::vector<int32_t> prompt = opt.prompt_ids.empty() ? tok.Encode(opt.prompt, tok.add_bos_default(), false)
-                                                       : ParseIds(opt.prompt_ids);
+                                                       : ParseTokenIds(opt.prompt_ids);
   if (prompt.empty()) throw std::runtime_error("empty prompt");
   for (int32_t id : prompt) {
     if (id >= c.n_vocab) throw std::runtime_error("prompt token id " + std::to_string(id) + " >= vocabulary size");

@@ -4,7 +4,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace ts::cli {
 
@@ -13,8 +16,15 @@ using CommandFn = std::function<int()>;
 CommandFn AddInspectCommand(CLI::App& app);
 CommandFn AddTokenizeCommand(CLI::App& app);
 CommandFn AddGenerateCommand(CLI::App& app);
+CommandFn AddLogitsCommand(CLI::App& app);
+CommandFn AddSynthCommand(CLI::App& app);
+CommandFn AddPerplexityCommand(CLI::App& app);
+CommandFn AddBenchCommand(CLI::App& app);
 
 // The model used when no -m/--model is given (the built-in trained model).
 std::string DefaultModelPath();
+
+// Parses "1,2,3" into token ids; throws std::runtime_error naming the bad item.
+std::vector<int32_t> ParseTokenIds(const std::string& text);
 
 }  // namespace ts::cli
