@@ -28,6 +28,12 @@ So the test checks
     scale, missing quantization, wrong weight) shows up here at once, at about 1e-2..1e-1.
   - loosely, over all positions: top-1 agreement >= TOP1_MIN and mean KL(ref || engine)
     < KL_MAX, bounds a little outside the measured range of boundary flips.
+Measured with this script's own sequences (engine at e6da812): float max |d|/scale 0.9e-6..1.9e-6
+(5.3e-4 with the engine's default f16 copy of a Q6_K head); int8 clean prefixes 1.3e-7..2.4e-7
+relative (8..17 positions per model), top-1 >= 0.988, mean KL <= 7.2e-4.
+Mutations of the reference, to show the checks bite: one activation scale per batch instead of
+per token -> clean-prefix error 4e-2..9e-2 on every model; SiLU instead of squared ReLU for
+bitnet-b1.58 -> float error 0.47, top-1 0.44.
 """
 import argparse
 import os
@@ -35,7 +41,10 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:
+    sys.exit("compare_reference.py: needs numpy; run it with /usr/bin/python3 (apt-get install python3-numpy)")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
@@ -52,7 +61,7 @@ KL_MAX = 2.5e-3           # measured <= 1.1e-3 with flips; int8 vs float is 3.9e
 BITNET_CPP_TOP1_MIN = 0.9     # reference vs bitnet.cpp, informative: measured 0.959
 BITNET_CPP_KL_MAX = 1e-2      # measured 2.8e-3
 
-SEQ_LENGTHS = (1, 9, 70)
+SEQ_LENGTHS = (1, 4, 9, 70)
 SYNTH_MODELS = (  # (arch, type): the squared-ReLU path is only checked here
     ("bitnet-b1.58", "i2_s"),
     ("bitnet-b1.58", "tq1_0"),
@@ -169,7 +178,10 @@ def main():
           "top-1 %.3f, %d positions" % (anchor, ANCHOR_MAX_ABS, anchor_kl,
                                         (ref.argmax(-1) == want.argmax(-1)).mean(), len(ref)))
 
-    # bitnet.cpp's int8 logits: a close reference, not bit-exact (fixtures README).
+    # bitnet.cpp's int8 logits: a close reference, not bit-exact (fixtures README). Part of the
+    # gap is llama.cpp's f16 KV cache and f16 head input: rounding v and the head input to f16
+    # in the reference makes position 0 agree to 9e-7 (0.2 without); later positions still
+    # differ by ~0.25, cause open (see the report of issue 3).
     with open(os.path.join(models_dir, "tiny-v512-i2_s.expected.json")) as f:
         expected = json.load(f)
     m = Model(os.path.join(models_dir, "tiny-v512-i2_s.gguf"))
@@ -189,8 +201,7 @@ def main():
         for name in ("tiny-v512-f32", "tiny-v512-i2_s", "tiny-v512-tq2_0", "tiny-v512-tq1_0",
                      "tiny-v512-scaled-tq2_0-embf16"):
             path = os.path.join(models_dir, name + ".gguf")
-            if name == "tiny-v512-f32":
-                cases.append((name, path, True, "f32"))
+            cases.append((name, path, True, "f32"))
             cases.append((name, path, False, "f32"))
         # The engine's default head storage (f16 copy of a Q6_K head), float activations.
         cases.append(("tiny-v512-tq2_0", os.path.join(models_dir, "tiny-v512-tq2_0.gguf"), True, "auto"))
