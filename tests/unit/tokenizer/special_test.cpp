@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <functional>
 #include <random>
+#include <thread>
 
 #include "engine/gguf/gguf.h"
 #include "engine/gguf/gguf_writer.h"
+#include "engine/tokenizer/unicode.h"
 #include "tests/unit/tokenizer/test_util.h"
 
 namespace ts::tokenizer::testing {
@@ -149,7 +151,12 @@ TEST_F(SpecialTokens, NulBytesAreText) {
 TEST_F(SpecialTokens, HugeInputs) {
   const std::vector<std::string> inputs = {
       std::string(1 << 20, 'a'), std::string(1 << 20, ' '), std::string(1 << 20, '\n'),
-      std::string(1 << 19, '7'), [] {
+      std::string(1 << 19, '7'), std::string(1 << 20, '!'), [] {
+        std::string s;
+        while (s.size() < (1u << 20)) s += "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E";  // 日本語
+        return s;
+      }(),
+      [] {
         std::string s;
         while (s.size() < (1u << 20)) s += "Hello, world! \xF0\x9F\x99\x82 \t\n 12345 ";
         return s;
@@ -176,6 +183,33 @@ TEST_F(SpecialTokens, RandomBytesRoundTrip) {
   }
 }
 
+TEST_F(SpecialTokens, ConcurrentEncodeMatchesSerial) {
+  std::vector<std::string> texts;
+  for (int i = 0; i < 64; ++i) {
+    texts.push_back("Thread-safe text number " + std::to_string(i * 7919) +
+                    " with\tmixed   whitespace, \xF0\x9F\x99\x82 and <|endoftext|> words" +
+                    std::string(static_cast<size_t>(i), 'x'));
+  }
+  for (const Tokenizer* tok : {gpt2_, spm_}) {
+    std::vector<std::vector<int32_t>> expected;
+    for (const std::string& t : texts) expected.push_back(tok->Encode(t, true, true));
+    std::vector<int> mismatches(4, 0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (int round = 0; round < 20; ++round) {
+          for (size_t i = 0; i < texts.size(); ++i) {
+            const size_t k = (i + static_cast<size_t>(t) * 13) % texts.size();
+            if (tok->Encode(texts[k], true, true) != expected[k]) ++mismatches[t];
+          }
+        }
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    for (int m : mismatches) EXPECT_EQ(m, 0);
+  }
+}
+
 // A vocabulary built in memory: broken metadata must give clear errors, not crashes.
 ts::gguf::GgufFile BuildVocab(const std::function<void(ts::gguf::GgufWriter&)>& edit) {
   ts::gguf::GgufWriter w;
@@ -198,6 +232,50 @@ TEST(TokenizerFromGguf, SmallSpmVocab) {
   }));
   EXPECT_EQ(tok->Encode("abab", false, false), (std::vector<int32_t>{5, 5}));
   EXPECT_EQ(tok->Encode("abc", false, false), (std::vector<int32_t>{5, 0}));  // no <0x63>: unk
+}
+
+// A byte-level vocabulary: the 256 byte tokens, "ab", a control token, "!a"; merges
+// "! a" before "a b".
+ts::gguf::GgufFile BuildBpeVocab(const std::function<void(ts::gguf::GgufWriter&)>& edit) {
+  std::vector<std::string> tokens(ByteToUnicode().begin(), ByteToUnicode().end());
+  tokens.emplace_back("ab");
+  tokens.emplace_back("<|end|>");
+  tokens.emplace_back("!a");
+  std::vector<int32_t> types(tokens.size(), 1);
+  types[257] = 3;
+  ts::gguf::GgufWriter w;
+  w.SetString("tokenizer.ggml.model", "gpt2");
+  w.SetStringArray("tokenizer.ggml.tokens", tokens);
+  w.SetI32Array("tokenizer.ggml.token_type", types);
+  w.SetStringArray("tokenizer.ggml.merges", {"! a", "a b"});
+  edit(w);
+  const std::vector<uint8_t> bytes = w.ToBytes();
+  return ts::gguf::GgufFile::FromBytes(bytes);
+}
+
+TEST(TokenizerFromGguf, PreTokenizerChoice) {
+  const auto byte_id = [](char c) {
+    const std::string& text = ByteToUnicode()[static_cast<uint8_t>(c)];
+    return static_cast<int32_t>(std::find(ByteToUnicode().begin(), ByteToUnicode().end(), text) -
+                                ByteToUnicode().begin());
+  };
+  const auto unknown = Tokenizer::FromGguf(
+      BuildBpeVocab([](auto& w) { w.SetString("tokenizer.ggml.pre", "no-such-pre"); }));
+  EXPECT_EQ(unknown->pre_name(), "default");
+  EXPECT_EQ(unknown->Encode("ab ab", false, false), (std::vector<int32_t>{256, byte_id(' '), 256}));
+  EXPECT_FALSE(unknown->add_bos_default());
+  EXPECT_TRUE(unknown->IsEndOfGeneration(257));  // <|end|> is a known end-of-turn token
+
+  const auto bitnet = Tokenizer::FromGguf(
+      BuildBpeVocab([](auto& w) { w.SetString("general.architecture", "bitnet-25"); }));
+  EXPECT_EQ(bitnet->pre_name(), "llama-bpe");
+  // Llama 3's regex keeps one leading punctuation character with a word; GPT-2's does not.
+  EXPECT_EQ(bitnet->Encode("!ab", false, false), (std::vector<int32_t>{258, byte_id('b')}));
+  EXPECT_EQ(unknown->Encode("!ab", false, false), (std::vector<int32_t>{byte_id('!'), 256}));
+  const auto gpt2 = Tokenizer::FromGguf(
+      BuildBpeVocab([](auto& w) { w.SetString("tokenizer.ggml.pre", "gpt-2"); }));
+  EXPECT_EQ(gpt2->pre_name(), "gpt-2");
+  EXPECT_EQ(gpt2->Encode("<|end|>", false, true), (std::vector<int32_t>{257}));
 }
 
 TEST(TokenizerFromGguf, ClearErrors) {
