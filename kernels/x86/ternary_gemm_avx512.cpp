@@ -15,6 +15,9 @@ namespace {
 
 inline __m512i Load(const void* p) { return _mm512_loadu_si512(p); }
 
+// How far ahead of the weight stream the GEMV prefetches (same as the AVX2 kernel).
+constexpr int kPrefetchBytes = 4096;
+
 void BlockGemv(const uint8_t* block, int n_chunks, const int8_t* q, int32_t* dots) {
   __m512i masks[4];
   for (int k = 0; k < 4; ++k) masks[k] = _mm512_set1_epi8(static_cast<char>(3 << (2 * k)));
@@ -25,6 +28,9 @@ void BlockGemv(const uint8_t* block, int n_chunks, const int8_t* q, int32_t* dot
   for (int c = 0; c < n_chunks; ++c) {
     const uint8_t* words = block + static_cast<size_t>(c) * kRowBlock * kChunkBytes;
     const int8_t* qc = q + c * kChunkCols;
+    for (int line = 0; line < kRowBlock; ++line) {
+      _mm_prefetch(reinterpret_cast<const char*>(words + kPrefetchBytes + line * 64), _MM_HINT_T0);
+    }
     __m512i a[4];
     for (int k = 0; k < 4; ++k) a[k] = Load(qc + 64 * k);
 #pragma GCC unroll 4
