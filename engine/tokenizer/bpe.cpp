@@ -2,11 +2,11 @@
 // byte token, then the adjacent pair with the lowest merge rank merged first (leftmost
 // on ties), until no ranked pair is left. A min-heap over a linked list of symbols makes
 // a word of n bytes cost O(n log n).
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <bit>
 #include <stdexcept>
-
-#include <spdlog/spdlog.h>
 
 #include "engine/tokenizer/encoder.h"
 #include "engine/tokenizer/pretokenize.h"

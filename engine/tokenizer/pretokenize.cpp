@@ -22,18 +22,12 @@ constexpr std::string_view kQwen2Pattern =
 
 const std::vector<PreTokenizerSpec>& Specs() {
   static const std::vector<PreTokenizerSpec> specs = {
-      {"default", {kGpt2Pattern}, false},
-      {"gpt-2", {kGpt2Pattern}, false},
-      {"gpt2", {kGpt2Pattern}, false},
-      {"phi-2", {kGpt2Pattern}, false},
-      {"llama-bpe", {kLlama3Pattern}, true},
-      {"llama3", {kLlama3Pattern}, true},
-      {"llama-v3", {kLlama3Pattern}, true},
-      {"falcon3", {kLlama3Pattern}, true},
-      {"smaug-bpe", {kLlama3Pattern}, false},
-      {"dbrx", {kLlama3Pattern}, false},
-      {"qwen2", {kQwen2Pattern}, false},
-      {"deepseek-r1-qwen", {kQwen2Pattern}, false},
+      {"default", {kGpt2Pattern}, false},     {"gpt-2", {kGpt2Pattern}, false},
+      {"gpt2", {kGpt2Pattern}, false},        {"phi-2", {kGpt2Pattern}, false},
+      {"llama-bpe", {kLlama3Pattern}, true},  {"llama3", {kLlama3Pattern}, true},
+      {"llama-v3", {kLlama3Pattern}, true},   {"falcon3", {kLlama3Pattern}, true},
+      {"smaug-bpe", {kLlama3Pattern}, false}, {"dbrx", {kLlama3Pattern}, false},
+      {"qwen2", {kQwen2Pattern}, false},      {"deepseek-r1-qwen", {kQwen2Pattern}, false},
   };
   return specs;
 }
@@ -60,8 +54,10 @@ std::string RewriteWhiteSpace(std::string_view pattern) {
       }
       continue;
     }
-    if (c == '[' && !in_class) in_class = true;
-    else if (c == ']' && in_class) in_class = false;
+    if (c == '[' && !in_class)
+      in_class = true;
+    else if (c == ']' && in_class)
+      in_class = false;
     out += c;
   }
   return out;
@@ -69,7 +65,8 @@ std::string RewriteWhiteSpace(std::string_view pattern) {
 
 std::string Pcre2Message(int code) {
   PCRE2_UCHAR buffer[256];
-  if (pcre2_get_error_message(code, buffer, sizeof(buffer)) < 0) return "error " + std::to_string(code);
+  if (pcre2_get_error_message(code, buffer, sizeof(buffer)) < 0)
+    return "error " + std::to_string(code);
   return reinterpret_cast<const char*>(buffer);
 }
 
@@ -120,7 +117,9 @@ const PreTokenizerSpec* FindPreTokenizerSpec(std::string_view name) {
   return nullptr;
 }
 
-const PreTokenizerSpec& DefaultPreTokenizerSpec() { return Specs().front(); }
+const PreTokenizerSpec& DefaultPreTokenizerSpec() {
+  return Specs().front();
+}
 
 struct PreTokenizer::Pattern {
   pcre2_code* code = nullptr;

@@ -44,7 +44,8 @@ bool CanSplitAtWordStarts(const Vocab& vocab) {
   for (const auto& [text, id] : vocab.text_to_id) {
     for (size_t pos = text.find(kSpmSpace, 1); pos != std::string::npos;
          pos = text.find(kSpmSpace, pos + 1)) {
-      if (pos < kSpmSpace.size() || text.compare(pos - kSpmSpace.size(), kSpmSpace.size(), kSpmSpace) != 0) {
+      if (pos < kSpmSpace.size() ||
+          text.compare(pos - kSpmSpace.size(), kSpmSpace.size(), kSpmSpace) != 0) {
         return false;
       }
     }
@@ -77,7 +78,8 @@ class SpmEncoder final : public WordEncoder {
     size_t word_start = 0;
     for (size_t pos = all.find(kSpmSpace, 1); pos != std::string_view::npos;
          pos = all.find(kSpmSpace, pos + 1)) {
-      if (all.substr(pos - std::min(pos, kSpmSpace.size()), kSpmSpace.size()) == kSpmSpace) continue;
+      if (all.substr(pos - std::min(pos, kSpmSpace.size()), kSpmSpace.size()) == kSpmSpace)
+        continue;
       if (pos > word_start) EncodeWord(all.substr(word_start, pos - word_start), out);
       word_start = pos;
     }
@@ -94,7 +96,8 @@ class SpmEncoder final : public WordEncoder {
     std::string_view rest = word;
     while (!rest.empty()) {
       size_t cut = std::min(rest.size(), kMaxChunkBytes);
-      while (cut < rest.size() && cut > 0 && (static_cast<uint8_t>(rest[cut]) & 0xC0) == 0x80) --cut;
+      while (cut < rest.size() && cut > 0 && (static_cast<uint8_t>(rest[cut]) & 0xC0) == 0x80)
+        --cut;
       if (cut == 0) cut = std::min(rest.size(), kMaxChunkBytes);
       EncodeEscaped(rest.substr(0, cut), out);
       rest.remove_prefix(cut);
@@ -111,8 +114,8 @@ class SpmEncoder final : public WordEncoder {
       const Utf8Scan scan = ScanUtf8(text, pos);
       const size_t length = scan.status == Utf8Status::kValid ? scan.length : 1;
       const auto index = static_cast<int32_t>(symbols.size());
-      symbols.push_back({static_cast<uint32_t>(pos), static_cast<uint32_t>(length), index - 1,
-                         index + 1});
+      symbols.push_back(
+          {static_cast<uint32_t>(pos), static_cast<uint32_t>(length), index - 1, index + 1});
       pos += length;
     }
     if (symbols.empty()) return;

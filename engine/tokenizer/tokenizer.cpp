@@ -2,9 +2,9 @@
 // special tokens when asked, and maps ids back to bytes.
 #include "engine/tokenizer/tokenizer.h"
 
-#include <stdexcept>
-
 #include <spdlog/spdlog.h>
+
+#include <stdexcept>
 
 #include "engine/tokenizer/encoder.h"
 #include "engine/tokenizer/pretokenize.h"
@@ -87,8 +87,8 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_bos,
 void Tokenizer::CheckId(int32_t id) const {
   if (id < 0 || id >= vocab_->n_vocab()) {
     throw std::out_of_range("tokenizer: token id " + std::to_string(id) +
-                            " is outside the vocabulary [0, " +
-                            std::to_string(vocab_->n_vocab()) + ")");
+                            " is outside the vocabulary [0, " + std::to_string(vocab_->n_vocab()) +
+                            ")");
   }
 }
 
@@ -114,12 +114,24 @@ std::string Tokenizer::Decode(std::span<const int32_t> ids) const {
   return out;
 }
 
-int32_t Tokenizer::n_vocab() const { return vocab_->n_vocab(); }
-int32_t Tokenizer::bos_id() const { return vocab_->bos_id; }
-int32_t Tokenizer::eos_id() const { return vocab_->eos_id; }
-int32_t Tokenizer::eot_id() const { return vocab_->eot_id; }
-int32_t Tokenizer::pad_id() const { return vocab_->pad_id; }
-bool Tokenizer::add_bos_default() const { return vocab_->add_bos; }
+int32_t Tokenizer::n_vocab() const {
+  return vocab_->n_vocab();
+}
+int32_t Tokenizer::bos_id() const {
+  return vocab_->bos_id;
+}
+int32_t Tokenizer::eos_id() const {
+  return vocab_->eos_id;
+}
+int32_t Tokenizer::eot_id() const {
+  return vocab_->eot_id;
+}
+int32_t Tokenizer::pad_id() const {
+  return vocab_->pad_id;
+}
+bool Tokenizer::add_bos_default() const {
+  return vocab_->add_bos;
+}
 
 bool Tokenizer::IsEndOfGeneration(int32_t id) const {
   return id >= 0 && id < vocab_->n_vocab() && vocab_->is_eog[id] != 0;
@@ -145,7 +157,11 @@ const std::string& Tokenizer::RawToken(int32_t id) const {
   return vocab_->tokens[id];
 }
 
-const std::string& Tokenizer::model_name() const { return vocab_->model_name; }
-const std::string& Tokenizer::pre_name() const { return vocab_->pre_name; }
+const std::string& Tokenizer::model_name() const {
+  return vocab_->model_name;
+}
+const std::string& Tokenizer::pre_name() const {
+  return vocab_->pre_name;
+}
 
 }  // namespace ts::tokenizer

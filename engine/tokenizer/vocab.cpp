@@ -1,9 +1,9 @@
 #include "engine/tokenizer/vocab.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <stdexcept>
-
-#include <spdlog/spdlog.h>
 
 #include "engine/tokenizer/unicode.h"
 
@@ -15,7 +15,7 @@ constexpr std::string_view kSpmSpace = "\xE2\x96\x81";  // "▁" U+2581
 // Control tokens that end a turn in the chat formats we know; llama.cpp keeps a similar
 // list because many GGUF files name only one of them as eos.
 constexpr std::string_view kEndOfGenerationTexts[] = {
-    "<|eot_id|>", "<|end_of_text|>", "<|eom_id|>", "<|endoftext|>",
+    "<|eot_id|>", "<|end_of_text|>", "<|eom_id|>",    "<|endoftext|>",
     "<|im_end|>", "<|end|>",         "<end_of_turn>",
 };
 
@@ -113,8 +113,8 @@ Vocab LoadVocab(const ts::gguf::GgufFile& file) {
   const std::vector<int64_t> types = file.GetIntArray("tokenizer.ggml.token_type");
   if (!types.empty() && types.size() != n) {
     throw std::runtime_error("tokenizer: tokenizer.ggml.token_type has " +
-                             std::to_string(types.size()) + " entries for " +
-                             std::to_string(n) + " tokens");
+                             std::to_string(types.size()) + " entries for " + std::to_string(n) +
+                             " tokens");
   }
   vocab.types.assign(n, TokenType::kNormal);
   for (size_t i = 0; i < types.size(); ++i) {
@@ -180,7 +180,8 @@ Vocab LoadVocab(const ts::gguf::GgufFile& file) {
       if (byte >= 0 && vocab.byte_fallback_id[byte] < 0) vocab.byte_fallback_id[byte] = id;
       continue;
     }
-    vocab.pieces[i] = vocab.kind == ModelKind::kBpe ? DecodeByteLevel(text) : ReplaceSpmSpaces(text);
+    vocab.pieces[i] =
+        vocab.kind == ModelKind::kBpe ? DecodeByteLevel(text) : ReplaceSpmSpaces(text);
     vocab.text_to_id[text] = id;  // later duplicates win, as in llama.cpp
   }
   for (auto& bucket : vocab.specials_by_first_byte) {

@@ -64,7 +64,8 @@ class Detokenizer : public ::testing::Test {
   }
   // The byte-level token of one byte.
   static int32_t ByteToken(const Tokenizer& tok, uint8_t byte) {
-    const std::vector<int32_t> ids = tok.Encode(std::string(1, static_cast<char>(byte)), false, false);
+    const std::vector<int32_t> ids =
+        tok.Encode(std::string(1, static_cast<char>(byte)), false, false);
     EXPECT_EQ(ids.size(), tok.model_name() == "gpt2" ? 1u : 2u);
     return ids.back();
   }
@@ -127,7 +128,8 @@ TEST_F(Detokenizer, MatchesDecodeOnRandomIds) {
   for (const Tokenizer* tok : {gpt2_, spm_}) {
     for (int round = 0; round < 200; ++round) {
       std::vector<int32_t> ids(rng() % 20);
-      for (int32_t& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(tok->n_vocab()));
+      for (int32_t& id : ids)
+        id = static_cast<int32_t>(rng() % static_cast<uint32_t>(tok->n_vocab()));
       // Bias towards byte tokens, where characters get split.
       if (tok == spm_) {
         for (int32_t& id : ids) {

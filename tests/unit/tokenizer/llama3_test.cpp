@@ -7,7 +7,6 @@
 
 #include <fstream>
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "engine/gguf/gguf.h"
@@ -32,12 +31,23 @@ std::vector<std::string> SpecialTokenNames() {
   int reserved = 0;
   for (int32_t id = kBaseTokens; id < kTotalTokens; ++id) {
     switch (id) {
-      case kBeginOfText: names.emplace_back("<|begin_of_text|>"); break;
-      case kEndOfText: names.emplace_back("<|end_of_text|>"); break;
-      case kStartHeader: names.emplace_back("<|start_header_id|>"); break;
-      case kEndHeader: names.emplace_back("<|end_header_id|>"); break;
-      case kEotId: names.emplace_back("<|eot_id|>"); break;
-      default: names.push_back("<|reserved_special_token_" + std::to_string(reserved++) + "|>");
+      case kBeginOfText:
+        names.emplace_back("<|begin_of_text|>");
+        break;
+      case kEndOfText:
+        names.emplace_back("<|end_of_text|>");
+        break;
+      case kStartHeader:
+        names.emplace_back("<|start_header_id|>");
+        break;
+      case kEndHeader:
+        names.emplace_back("<|end_header_id|>");
+        break;
+      case kEotId:
+        names.emplace_back("<|eot_id|>");
+        break;
+      default:
+        names.push_back("<|reserved_special_token_" + std::to_string(reserved++) + "|>");
     }
   }
   return names;

@@ -126,10 +126,16 @@ TEST_F(SpecialTokens, IdsOutOfRangeThrow) {
 }
 
 TEST_F(SpecialTokens, InvalidUtf8IsEncodedByteByByte) {
-  const std::vector<std::string> inputs = {
-      "\xFF", "abc\xFF\xFE def", "\xC3", "caf\xC3", "\xE2\x82", "\xED\xA0\x80 surrogate",
-      "\xC0\xAF overlong", "ok \xF4\x90\x80\x80 too big",
-      "\x80\x80\x80", "mixed \xF0\x9F\x99\x82\xF0\x9F\x99 end"};
+  const std::vector<std::string> inputs = {"\xFF",
+                                           "abc\xFF\xFE def",
+                                           "\xC3",
+                                           "caf\xC3",
+                                           "\xE2\x82",
+                                           "\xED\xA0\x80 surrogate",
+                                           "\xC0\xAF overlong",
+                                           "ok \xF4\x90\x80\x80 too big",
+                                           "\x80\x80\x80",
+                                           "mixed \xF0\x9F\x99\x82\xF0\x9F\x99 end"};
   for (const std::string& text : inputs) {
     for (const Tokenizer* tok : {gpt2_, spm_}) {
       const std::vector<int32_t> a = tok->Encode(text, false, false);
@@ -150,8 +156,12 @@ TEST_F(SpecialTokens, NulBytesAreText) {
 
 TEST_F(SpecialTokens, HugeInputs) {
   const std::vector<std::string> inputs = {
-      std::string(1 << 20, 'a'), std::string(1 << 20, ' '), std::string(1 << 20, '\n'),
-      std::string(1 << 19, '7'), std::string(1 << 20, '!'), [] {
+      std::string(1 << 20, 'a'),
+      std::string(1 << 20, ' '),
+      std::string(1 << 20, '\n'),
+      std::string(1 << 19, '7'),
+      std::string(1 << 20, '!'),
+      [] {
         std::string s;
         while (s.size() < (1u << 20)) s += "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E";  // 日本語
         return s;
@@ -291,10 +301,16 @@ TEST(TokenizerFromGguf, ClearErrors) {
   expect_error([](auto& w) { w.SetString("tokenizer.ggml.model", "rwkv"); }, "rwkv");
   expect_error([](auto& w) { w.SetStringArray("tokenizer.ggml.tokens", {}); },
                "tokenizer.ggml.tokens");
-  expect_error([](auto& w) { w.SetF32Array("tokenizer.ggml.scores", {1, 2}); },
-               "tokenizer.ggml.scores");
-  expect_error([](auto& w) { w.SetI32Array("tokenizer.ggml.token_type", {1, 1, 1, 1, 1, 99}); },
-               "token_type");
+  expect_error(
+      [](auto& w) {
+        w.SetF32Array("tokenizer.ggml.scores", {1, 2});
+      },
+      "tokenizer.ggml.scores");
+  expect_error(
+      [](auto& w) {
+        w.SetI32Array("tokenizer.ggml.token_type", {1, 1, 1, 1, 1, 99});
+      },
+      "token_type");
   expect_error(
       [](auto& w) {
         w.SetString("tokenizer.ggml.model", "gpt2");

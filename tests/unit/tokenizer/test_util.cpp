@@ -39,7 +39,8 @@ std::vector<VocabCase> ReadVocabCases(const std::string& inp_path, const std::st
   std::vector<VocabCase> cases;
   std::string line;
   for (const std::string& text : texts) {
-    if (!std::getline(out, line)) throw std::runtime_error(out_path + " has fewer lines than cases");
+    if (!std::getline(out, line))
+      throw std::runtime_error(out_path + " has fewer lines than cases");
     VocabCase c{text, {}};
     std::istringstream ids(line);
     int64_t id = 0;
@@ -101,8 +102,7 @@ size_t CountAgreement(const Tokenizer& tok, const std::vector<VocabCase>& cases,
       ++agree;
     } else if (first_diff->empty()) {
       *first_diff = "case " + std::to_string(i) + " \"" + Escape(cases[i].text) +
-                    "\"\n  expected " + FormatIds(cases[i].ids) + "\n  got      " +
-                    FormatIds(got);
+                    "\"\n  expected " + FormatIds(cases[i].ids) + "\n  got      " + FormatIds(got);
     }
   }
   return agree;

@@ -34,7 +34,8 @@ double MedianSeconds(const std::function<void()>& fn) {
   for (int i = 0; i < kRuns; ++i) {
     const auto start = std::chrono::steady_clock::now();
     fn();
-    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(seconds.begin(), seconds.end());
   return seconds[kRuns / 2];
@@ -47,7 +48,8 @@ std::string MakeWordsUnique(const std::string& text) {
   for (size_t i = 0; i < text.size(); ++i) {
     out += text[i];
     const bool letter = std::isalpha(static_cast<unsigned char>(text[i])) != 0;
-    const bool next_letter = i + 1 < text.size() && std::isalpha(static_cast<unsigned char>(text[i + 1])) != 0;
+    const bool next_letter =
+        i + 1 < text.size() && std::isalpha(static_cast<unsigned char>(text[i + 1])) != 0;
     if (letter && !next_letter) {
       for (uint64_t n = ++counter; n > 0; n /= 26) out += static_cast<char>('a' + n % 26);
     }
@@ -74,7 +76,8 @@ int main(int argc, char** argv) {
     }
   }
   if (vocabs.empty()) {
-    vocabs = {tt::FixturePath("ggml-vocab-gpt-2.gguf"), tt::FixturePath("ggml-vocab-llama-spm.gguf")};
+    vocabs = {tt::FixturePath("ggml-vocab-gpt-2.gguf"),
+              tt::FixturePath("ggml-vocab-llama-spm.gguf")};
     if (std::filesystem::exists(TS_LLAMA3_GGUF)) vocabs.emplace_back(TS_LLAMA3_GGUF);
   }
 
@@ -84,7 +87,8 @@ int main(int argc, char** argv) {
   } else {
     for (const char* name : {"ggml-vocab-gpt-2.gguf.inp", "ggml-vocab-llama-spm.gguf.inp",
                              "ggml-vocab-llama-bpe.gguf.inp"}) {
-      for (const std::string& c : tt::SplitVocabTestInput(tt::ReadFileOrDie(tt::FixturePath(name)))) {
+      for (const std::string& c :
+           tt::SplitVocabTestInput(tt::ReadFileOrDie(tt::FixturePath(name)))) {
         seed += c;
         seed += '\n';
       }
@@ -113,10 +117,11 @@ int main(int argc, char** argv) {
         tok->Encode(std::string_view(text).substr(pos, kPromptBytes), false, false);
       }
     });
-    std::printf("%-28s %-6s %-10s whole text %7.1f MB/s   2 KiB prompts %7.1f MB/s   %.2f bytes/token\n",
-                std::filesystem::path(path).filename().c_str(), tok->model_name().c_str(),
-                tok->pre_name().c_str(), text_mb / whole, text_mb / prompts,
-                static_cast<double>(text.size()) / static_cast<double>(n_tokens));
+    std::printf(
+        "%-28s %-6s %-10s whole text %7.1f MB/s   2 KiB prompts %7.1f MB/s   %.2f bytes/token\n",
+        std::filesystem::path(path).filename().c_str(), tok->model_name().c_str(),
+        tok->pre_name().c_str(), text_mb / whole, text_mb / prompts,
+        static_cast<double>(text.size()) / static_cast<double>(n_tokens));
   }
   return 0;
 }

@@ -20,9 +20,13 @@ void ExpectAllAgree(std::string_view vocab_name) {
   EXPECT_EQ(agree, cases.size()) << "first difference: " << first_diff;
 }
 
-TEST(TokenizerVectors, Gpt2) { ExpectAllAgree("ggml-vocab-gpt-2.gguf"); }
+TEST(TokenizerVectors, Gpt2) {
+  ExpectAllAgree("ggml-vocab-gpt-2.gguf");
+}
 
-TEST(TokenizerVectors, LlamaSpm) { ExpectAllAgree("ggml-vocab-llama-spm.gguf"); }
+TEST(TokenizerVectors, LlamaSpm) {
+  ExpectAllAgree("ggml-vocab-llama-spm.gguf");
+}
 
 TEST(TokenizerVectors, SplitMatchesLlamaCpp) {
   EXPECT_EQ(SplitVocabTestInput("a\n__ggml_vocab_test__\n\n__ggml_vocab_test__\n\n\n"
