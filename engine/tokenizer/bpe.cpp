@@ -141,6 +141,7 @@ class BpeEncoder final : public WordEncoder {
     words.clear();
     pre_.Split(text, &words);
     for (std::string_view word : words) EncodeWord(word, out);
+    ReleaseIfLarge(words);
   }
 
  private:
@@ -164,10 +165,10 @@ class BpeEncoder final : public WordEncoder {
       const auto& byte_text = ByteToUnicode();
       for (char c : word) mapped += byte_text[static_cast<uint8_t>(c)];
       const auto it = vocab_.text_to_id.find(mapped);
-      if (it != vocab_.text_to_id.end()) {
-        out->push_back(it->second);
-        return;
-      }
+      const bool whole = it != vocab_.text_to_id.end();
+      if (whole) out->push_back(it->second);
+      ReleaseIfLarge(mapped);
+      if (whole) return;
     }
 
     thread_local std::vector<Symbol> symbols;
@@ -213,6 +214,8 @@ class BpeEncoder final : public WordEncoder {
         out->push_back(vocab_.unk_id);
       }
     }
+    ReleaseIfLarge(symbols);
+    ReleaseIfLarge(heap);
   }
 
   void PushByte(uint8_t byte, std::vector<int32_t>* out) const {

@@ -23,6 +23,14 @@ class WordEncoder {
                               std::vector<int32_t>* out) const = 0;
 };
 
+// Scratch buffers are thread_local so that words cost no allocation; one huge input must
+// not pin its memory to the thread for good, so big buffers are given back after use.
+template <typename Buffer>
+void ReleaseIfLarge(Buffer& buffer) {
+  constexpr size_t kKeepBytes = size_t{1} << 20;
+  if (buffer.capacity() * sizeof(buffer[0]) > kKeepBytes) Buffer().swap(buffer);
+}
+
 // Byte-level BPE; `merges` are "left right" strings in rank order. Keeps a reference to
 // `vocab`, which must outlive the encoder. Throws std::runtime_error on a malformed merge.
 std::unique_ptr<WordEncoder> MakeBpeEncoder(const Vocab& vocab,

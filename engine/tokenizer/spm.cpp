@@ -73,6 +73,7 @@ class SpmEncoder final : public WordEncoder {
     const std::string_view all = escaped;
     if (!split_at_word_starts_) {
       EncodeWord(all, out);
+      ReleaseIfLarge(escaped);
       return;
     }
     size_t word_start = 0;
@@ -84,6 +85,7 @@ class SpmEncoder final : public WordEncoder {
       word_start = pos;
     }
     EncodeWord(all.substr(word_start), out);
+    ReleaseIfLarge(escaped);
   }
 
  private:
@@ -164,6 +166,8 @@ class SpmEncoder final : public WordEncoder {
         }
       }
     }
+    ReleaseIfLarge(symbols);
+    ReleaseIfLarge(heap);
   }
 
   const Vocab& vocab_;
