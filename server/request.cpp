@@ -1,0 +1,324 @@
+// Validation follows OpenAI's documented ranges (openai-api.md); extensions (top_k, min_p,
+// repetition_penalty, ignore_eos) follow llama-server's names.
+#include "server/request.h"
+
+#include <string>
+
+#include "server/api_error.h"
+
+namespace ts::server {
+namespace {
+
+using nlohmann::json;
+
+const json* Field(const json& body, const char* name) {
+  const auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return nullptr;  // null means "not given"
+  return &*it;
+}
+
+std::optional<double> GetNumber(const json& body, const char* name, double lo, double hi) {
+  const json* v = Field(body, name);
+  if (!v) return std::nullopt;
+  if (!v->is_number()) throw BadRequest(std::string("'") + name + "' must be a number", name);
+  const double x = v->get<double>();
+  if (!(x >= lo && x <= hi)) {
+    throw BadRequest(std::string("'") + name + "' must be between " + std::to_string(lo) +
+                         " and " + std::to_string(hi) + ", got " + v->dump(),
+                     name);
+  }
+  return x;
+}
+
+std::optional<int64_t> GetInt(const json& body, const char* name, int64_t lo, int64_t hi) {
+  const json* v = Field(body, name);
+  if (!v) return std::nullopt;
+  if (!v->is_number_integer()) {
+    throw BadRequest(std::string("'") + name + "' must be an integer", name);
+  }
+  const int64_t x = v->is_number_unsigned() && v->get<uint64_t>() > INT64_MAX
+                        ? INT64_MAX
+                        : v->get<int64_t>();
+  if (x < lo || x > hi) {
+    throw BadRequest(std::string("'") + name + "' must be between " + std::to_string(lo) + " and " +
+                         std::to_string(hi) + ", got " + std::to_string(x),
+                     name);
+  }
+  return x;
+}
+
+std::optional<bool> GetBool(const json& body, const char* name) {
+  const json* v = Field(body, name);
+  if (!v) return std::nullopt;
+  if (!v->is_boolean()) throw BadRequest(std::string("'") + name + "' must be a boolean", name);
+  return v->get<bool>();
+}
+
+std::optional<std::string> GetString(const json& body, const char* name) {
+  const json* v = Field(body, name);
+  if (!v) return std::nullopt;
+  if (!v->is_string()) throw BadRequest(std::string("'") + name + "' must be a string", name);
+  return v->get<std::string>();
+}
+
+std::vector<std::string> ParseStop(const json& body, const RequestLimits& limits) {
+  const json* v = Field(body, "stop");
+  std::vector<std::string> stop;
+  if (!v) return stop;
+  if (v->is_string()) {
+    if (!v->get_ref<const std::string&>().empty()) stop.push_back(v->get<std::string>());
+    return stop;
+  }
+  if (!v->is_array()) throw BadRequest("'stop' must be a string or an array of strings", "stop");
+  if (static_cast<int>(v->size()) > limits.max_stop) {
+    throw BadRequest("'stop' may hold at most " + std::to_string(limits.max_stop) + " strings",
+                     "stop");
+  }
+  for (const json& s : *v) {
+    if (!s.is_string()) throw BadRequest("'stop' must be a string or an array of strings", "stop");
+    if (!s.get_ref<const std::string&>().empty()) stop.push_back(s.get<std::string>());
+  }
+  return stop;
+}
+
+std::vector<std::pair<int32_t, float>> ParseLogitBias(const json& body, int n_vocab) {
+  std::vector<std::pair<int32_t, float>> bias;
+  const json* v = Field(body, "logit_bias");
+  if (!v) return bias;
+  if (!v->is_object()) throw BadRequest("'logit_bias' must be an object", "logit_bias");
+  for (const auto& [key, value] : v->items()) {
+    size_t used = 0;
+    long id = -1;
+    try {
+      id = std::stol(key, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != key.size() || key.empty() || id < 0 || (n_vocab > 0 && id >= n_vocab)) {
+      throw BadRequest("'logit_bias' key '" + key + "' is not a token id of this model",
+                       "logit_bias");
+    }
+    if (!value.is_number() || value.get<double>() < -100 || value.get<double>() > 100) {
+      throw BadRequest("'logit_bias' values must be numbers between -100 and 100", "logit_bias");
+    }
+    bias.emplace_back(static_cast<int32_t>(id), value.get<float>());
+  }
+  return bias;
+}
+
+// Fields both endpoints share. Logprobs differ (bool + top_logprobs vs an int) and are
+// parsed by each caller.
+GenerationParams ParseCommon(const json& body, int n_vocab, const RequestLimits& limits) {
+  if (!body.is_object()) throw BadRequest("the request body must be a JSON object");
+  GenerationParams p;
+  p.model = GetString(body, "model").value_or("");
+  p.stream = GetBool(body, "stream").value_or(false);
+  if (const json* so = Field(body, "stream_options")) {
+    if (!so->is_object()) throw BadRequest("'stream_options' must be an object", "stream_options");
+    const auto it = so->find("include_usage");
+    if (it != so->end() && !it->is_null()) {
+      if (!it->is_boolean()) {
+        throw BadRequest("'stream_options.include_usage' must be a boolean",
+                         "stream_options.include_usage");
+      }
+      p.include_usage = it->get<bool>();
+    }
+  }
+  p.n = static_cast<int>(GetInt(body, "n", 1, limits.max_n).value_or(1));
+  const auto max_tokens = GetInt(body, "max_tokens", 1, INT32_MAX);
+  const auto max_completion_tokens = GetInt(body, "max_completion_tokens", 1, INT32_MAX);
+  p.max_tokens = static_cast<int>(max_completion_tokens.value_or(max_tokens.value_or(0)));
+  p.stop = ParseStop(body, limits);
+  if (const auto seed = GetInt(body, "seed", INT64_MIN, INT64_MAX)) {
+    p.seed = static_cast<uint64_t>(*seed);
+  }
+  sample::SamplingParams& s = p.sampling;
+  s.temperature = static_cast<float>(GetNumber(body, "temperature", 0, 2).value_or(1.0));
+  s.top_p = static_cast<float>(GetNumber(body, "top_p", 0, 1).value_or(1.0));
+  s.presence_penalty = static_cast<float>(GetNumber(body, "presence_penalty", -2, 2).value_or(0));
+  s.frequency_penalty = static_cast<float>(GetNumber(body, "frequency_penalty", -2, 2).value_or(0));
+  s.logit_bias = ParseLogitBias(body, n_vocab);
+  s.top_k = static_cast<int>(GetInt(body, "top_k", 0, INT32_MAX).value_or(0));
+  s.min_p = static_cast<float>(GetNumber(body, "min_p", 0, 1).value_or(0));
+  s.repetition_penalty =
+      static_cast<float>(GetNumber(body, "repetition_penalty", 0.01, 10).value_or(1.0));
+  p.ignore_eos = GetBool(body, "ignore_eos").value_or(false);
+  GetString(body, "user");  // accepted and ignored; type-checked like OpenAI
+  if (const json* rf = Field(body, "response_format")) {
+    const bool text = rf->is_object() && rf->value("type", std::string()) == "text";
+    if (!text) {
+      throw BadRequest("only response_format {\"type\": \"text\"} is supported", "response_format");
+    }
+  }
+  if (const json* tools = Field(body, "tools"); tools && !(tools->is_array() && tools->empty())) {
+    throw BadRequest("tools / function calling is not supported by this server", "tools");
+  }
+  return p;
+}
+
+std::string ParseContent(const json& content, const std::string& where) {
+  if (content.is_string()) return content.get<std::string>();
+  if (!content.is_array()) {
+    throw BadRequest("'" + where + "' must be a string or an array of text parts", where);
+  }
+  std::string text;
+  for (size_t j = 0; j < content.size(); ++j) {
+    const json& part = content[j];
+    const std::string part_where = where + "[" + std::to_string(j) + "]";
+    if (!part.is_object()) throw BadRequest("'" + part_where + "' must be an object", part_where);
+    const auto type = part.find("type");
+    if (type == part.end() || !type->is_string()) {
+      throw BadRequest("'" + part_where + ".type' is required", part_where + ".type");
+    }
+    if (type->get_ref<const std::string&>() != "text") {
+      throw BadRequest("content part type '" + type->get<std::string>() +
+                           "' is not supported (text only)",
+                       part_where + ".type");
+    }
+    const auto t = part.find("text");
+    if (t == part.end() || !t->is_string()) {
+      throw BadRequest("'" + part_where + ".text' must be a string", part_where + ".text");
+    }
+    text += t->get_ref<const std::string&>();
+  }
+  return text;
+}
+
+}  // namespace
+
+json ParseJsonBody(std::string_view body) {
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    throw BadRequest("the request body is not valid JSON");
+  }
+  if (!parsed.is_object()) throw BadRequest("the request body must be a JSON object");
+  return parsed;
+}
+
+ChatRequest ParseChatRequest(const json& body, int n_vocab, const RequestLimits& limits) {
+  ChatRequest req;
+  req.params = ParseCommon(body, n_vocab, limits);
+  GenerationParams& p = req.params;
+  p.logprobs = GetBool(body, "logprobs").value_or(false);
+  if (const auto top = GetInt(body, "top_logprobs", 0, limits.max_top_logprobs)) {
+    if (!p.logprobs && *top > 0) {
+      throw BadRequest("'top_logprobs' requires 'logprobs' to be true", "top_logprobs");
+    }
+    p.top_logprobs = static_cast<int>(*top);
+  }
+
+  const json* messages = Field(body, "messages");
+  if (!messages) throw BadRequest("'messages' is required", "messages");
+  if (!messages->is_array()) throw BadRequest("'messages' must be an array", "messages");
+  if (messages->empty()) throw BadRequest("'messages' must not be empty", "messages");
+  for (size_t i = 0; i < messages->size(); ++i) {
+    const json& m = (*messages)[i];
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) throw BadRequest("'" + where + "' must be an object", where);
+    const auto role = m.find("role");
+    if (role == m.end() || !role->is_string()) {
+      throw BadRequest("'" + where + ".role' is required", where + ".role");
+    }
+    const std::string& r = role->get_ref<const std::string&>();
+    if (r != "system" && r != "developer" && r != "user" && r != "assistant" && r != "tool") {
+      throw BadRequest("'" + where + ".role' must be one of system, developer, user, assistant, "
+                           "tool; got '" + r + "'",
+                       where + ".role");
+    }
+    const auto content = m.find("content");
+    tokenizer::ChatMessage msg{r, {}};
+    if (content == m.end() || content->is_null()) {
+      if (r != "assistant") {
+        throw BadRequest("'" + where + ".content' is required", where + ".content");
+      }
+    } else {
+      msg.content = ParseContent(*content, where + ".content");
+    }
+    req.messages.push_back(std::move(msg));
+  }
+  return req;
+}
+
+CompletionRequest ParseCompletionRequest(const json& body, int n_vocab,
+                                         const RequestLimits& limits) {
+  CompletionRequest req;
+  req.params = ParseCommon(body, n_vocab, limits);
+  GenerationParams& p = req.params;
+  if (const auto k = GetInt(body, "logprobs", 0, 5)) {
+    p.logprobs = true;
+    p.top_logprobs = static_cast<int>(*k);
+  }
+  req.echo = GetBool(body, "echo").value_or(false);
+  if (req.echo && p.logprobs) {
+    throw BadRequest("'echo' together with 'logprobs' is not supported", "echo");
+  }
+  if (const auto suffix = GetString(body, "suffix"); suffix && !suffix->empty()) {
+    throw BadRequest("'suffix' (insertion) is not supported", "suffix");
+  }
+  if (const auto best_of = GetInt(body, "best_of", 1, limits.max_n); best_of && *best_of != p.n) {
+    throw BadRequest("'best_of' other than n is not supported", "best_of");
+  }
+
+  const json* prompt = Field(body, "prompt");
+  if (!prompt) throw BadRequest("'prompt' is required", "prompt");
+  auto token_ids = [&](const json& arr) {
+    std::vector<int32_t> ids;
+    for (const json& t : arr) {
+      if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
+          (n_vocab > 0 && t.get<int64_t>() >= n_vocab)) {
+        throw BadRequest("'prompt' token ids must be integers in [0, " +
+                             std::to_string(n_vocab) + ")",
+                         "prompt");
+      }
+      ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
+    }
+    if (ids.empty()) throw BadRequest("'prompt' must not be empty", "prompt");
+    return ids;
+  };
+  constexpr size_t kMaxPrompts = 16;
+  const char* shape_message =
+      "'prompt' must be a string, an array of strings, an array of token ids or an array of "
+      "token-id arrays";
+  if (prompt->is_string()) {
+    req.prompts.emplace_back(prompt->get<std::string>());
+  } else if (prompt->is_array() && !prompt->empty()) {
+    const json& first = (*prompt)[0];
+    if (first.is_number_integer()) {
+      req.prompts.emplace_back(token_ids(*prompt));
+    } else {
+      if (prompt->size() > kMaxPrompts) {
+        throw BadRequest("'prompt' may hold at most " + std::to_string(kMaxPrompts) + " prompts",
+                         "prompt");
+      }
+      for (const json& item : *prompt) {
+        if (item.is_string() && first.is_string()) {
+          req.prompts.emplace_back(item.get<std::string>());
+        } else if (item.is_array() && first.is_array()) {
+          req.prompts.emplace_back(token_ids(item));
+        } else {
+          throw BadRequest(shape_message, "prompt");
+        }
+      }
+    }
+  } else {
+    throw BadRequest(prompt->is_array() ? "'prompt' must not be empty" : shape_message, "prompt");
+  }
+  return req;
+}
+
+GenerationRequest MakeGenerationRequest(const GenerationParams& params,
+                                        std::vector<int32_t> prompt, int choice_index,
+                                        uint64_t random_seed) {
+  GenerationRequest r;
+  r.prompt = std::move(prompt);
+  r.sampling = params.sampling;
+  r.sampling.seed = params.seed.value_or(random_seed) + static_cast<uint64_t>(choice_index);
+  r.sampling.n_top_logprobs = params.logprobs ? params.top_logprobs : 0;
+  r.max_tokens = params.max_tokens;
+  r.stop = params.stop;
+  r.ignore_eos = params.ignore_eos;
+  r.want_logprobs = params.logprobs;
+  return r;
+}
+
+}  // namespace ts::server
