@@ -1,0 +1,172 @@
+#include "engine/kv/kv_quant.h"
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "kernels/f16.h"
+
+namespace ts::kv {
+
+KvType ParseKvType(const std::string& name) {
+  if (name == "f32") return KvType::kF32;
+  if (name == "f16") return KvType::kF16;
+  if (name == "q8") return KvType::kQ8;
+  if (name == "q4") return KvType::kQ4;
+  throw std::invalid_argument("unknown KV type '" + name + "' (f32, f16, q8, q4)");
+}
+
+const char* KvTypeName(KvType type) {
+  switch (type) {
+    case KvType::kF32: return "f32";
+    case KvType::kF16: return "f16";
+    case KvType::kQ8: return "q8";
+    case KvType::kQ4: return "q4";
+  }
+  return "?";
+}
+
+size_t KvRowBytes(KvType type, int head_dim) {
+  const auto n = static_cast<size_t>(head_dim);
+  switch (type) {
+    case KvType::kF32: return n * 4;
+    case KvType::kF16: return n * 2;
+    case KvType::kQ8: return 4 + n;
+    case KvType::kQ4: return (n / kQ4Group) * (4 + kQ4Group / 2);
+  }
+  return 0;
+}
+
+namespace {
+
+float AbsMax(const float* x, int n) {
+  float m = 0.0f;
+  for (int i = 0; i < n; ++i) m = std::max(m, std::fabs(x[i]));
+  return m;
+}
+
+int8_t RoundClamp(float v, float lo, float hi) {
+  return static_cast<int8_t>(std::lround(std::fmin(std::fmax(v, lo), hi)));
+}
+
+}  // namespace
+
+void KvStoreRow(KvType type, const float* x, int head_dim, uint8_t* row) {
+  switch (type) {
+    case KvType::kF32:
+      std::memcpy(row, x, static_cast<size_t>(head_dim) * 4);
+      return;
+    case KvType::kF16: {
+      auto* h = reinterpret_cast<uint16_t*>(row);
+      for (int i = 0; i < head_dim; ++i) h[i] = kernels::F32ToF16(x[i]);
+      return;
+    }
+    case KvType::kQ8: {
+      const float scale = AbsMax(x, head_dim) / 127.0f;
+      const float inv = scale > 0 ? 1.0f / scale : 0.0f;
+      std::memcpy(row, &scale, 4);
+      auto* q = reinterpret_cast<int8_t*>(row + 4);
+      for (int i = 0; i < head_dim; ++i) q[i] = RoundClamp(x[i] * inv, -127, 127);
+      return;
+    }
+    case KvType::kQ4: {
+      for (int g = 0; g < head_dim / kQ4Group; ++g) {
+        const float* xg = x + g * kQ4Group;
+        uint8_t* out = row + static_cast<size_t>(g) * (4 + kQ4Group / 2);
+        const float scale = AbsMax(xg, kQ4Group) / 7.0f;
+        const float inv = scale > 0 ? 1.0f / scale : 0.0f;
+        std::memcpy(out, &scale, 4);
+        for (int i = 0; i < kQ4Group / 2; ++i) {
+          // Nibble pairs: value i in the low nibble, value i + 16 in the high one.
+          const int lo = RoundClamp(xg[i] * inv, -7, 7) + 8;
+          const int hi = RoundClamp(xg[i + kQ4Group / 2] * inv, -7, 7) + 8;
+          out[4 + i] = static_cast<uint8_t>(lo | hi << 4);
+        }
+      }
+      return;
+    }
+  }
+}
+
+float KvDotRow(KvType type, const uint8_t* row, const float* q, int head_dim) {
+  float sum = 0.0f;
+  switch (type) {
+    case KvType::kF32: {
+      const auto* k = reinterpret_cast<const float*>(row);
+      for (int i = 0; i < head_dim; ++i) sum += q[i] * k[i];
+      return sum;
+    }
+    case KvType::kF16: {
+      const auto* k = reinterpret_cast<const uint16_t*>(row);
+      for (int i = 0; i < head_dim; ++i) sum += q[i] * kernels::F16ToF32(k[i]);
+      return sum;
+    }
+    case KvType::kQ8: {
+      float scale;
+      std::memcpy(&scale, row, 4);
+      const auto* k = reinterpret_cast<const int8_t*>(row + 4);
+      for (int i = 0; i < head_dim; ++i) sum += q[i] * static_cast<float>(k[i]);
+      return sum * scale;
+    }
+    case KvType::kQ4: {
+      for (int g = 0; g < head_dim / kQ4Group; ++g) {
+        const uint8_t* in = row + static_cast<size_t>(g) * (4 + kQ4Group / 2);
+        float scale;
+        std::memcpy(&scale, in, 4);
+        const float* qg = q + g * kQ4Group;
+        float part = 0.0f;
+        for (int i = 0; i < kQ4Group / 2; ++i) {
+          part += qg[i] * static_cast<float>((in[4 + i] & 15) - 8);
+          part += qg[i + kQ4Group / 2] * static_cast<float>((in[4 + i] >> 4) - 8);
+        }
+        sum += part * scale;
+      }
+      return sum;
+    }
+  }
+  return sum;
+}
+
+void KvAccumulateRow(KvType type, const uint8_t* row, float weight, float* out, int head_dim) {
+  switch (type) {
+    case KvType::kF32: {
+      const auto* v = reinterpret_cast<const float*>(row);
+      for (int i = 0; i < head_dim; ++i) out[i] += weight * v[i];
+      return;
+    }
+    case KvType::kF16: {
+      const auto* v = reinterpret_cast<const uint16_t*>(row);
+      for (int i = 0; i < head_dim; ++i) out[i] += weight * kernels::F16ToF32(v[i]);
+      return;
+    }
+    case KvType::kQ8: {
+      float scale;
+      std::memcpy(&scale, row, 4);
+      const float w = weight * scale;
+      const auto* v = reinterpret_cast<const int8_t*>(row + 4);
+      for (int i = 0; i < head_dim; ++i) out[i] += w * static_cast<float>(v[i]);
+      return;
+    }
+    case KvType::kQ4: {
+      for (int g = 0; g < head_dim / kQ4Group; ++g) {
+        const uint8_t* in = row + static_cast<size_t>(g) * (4 + kQ4Group / 2);
+        float scale;
+        std::memcpy(&scale, in, 4);
+        const float w = weight * scale;
+        float* og = out + g * kQ4Group;
+        for (int i = 0; i < kQ4Group / 2; ++i) {
+          og[i] += w * static_cast<float>((in[4 + i] & 15) - 8);
+          og[i + kQ4Group / 2] += w * static_cast<float>((in[4 + i] >> 4) - 8);
+        }
+      }
+      return;
+    }
+  }
+}
+
+void KvLoadRow(KvType type, const uint8_t* row, int head_dim, float* out) {
+  std::memset(out, 0, static_cast<size_t>(head_dim) * sizeof(float));
+  KvAccumulateRow(type, row, 1.0f, out, head_dim);
+}
+
+}  // namespace ts::kv

@@ -1,0 +1,126 @@
+#include "engine/kv/paged_kv_cache.h"
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "kernels/softmax.h"
+
+namespace ts::kv {
+
+size_t KvBytesPerToken(const KvShape& s, KvType type) {
+  return static_cast<size_t>(s.n_layers) * 2 * s.n_kv_heads * KvRowBytes(type, s.head_dim);
+}
+
+PagedKvCache::PagedKvCache(const KvShape& shape, KvType type, int block_size, int n_blocks, int n_slots, int max_ctx)
+    : shape_(shape), type_(type), block_size_(block_size), max_ctx_(max_ctx),
+      row_bytes_(KvRowBytes(type, shape.head_dim)),
+      block_bytes_(KvBytesPerToken(shape, type) * static_cast<size_t>(block_size)),
+      pool_(n_blocks, block_size),
+      // Default-initialized: the kernel maps pages only when a block is first written.
+      storage_(new uint8_t[block_bytes_ * static_cast<size_t>(n_blocks)]),
+      tables_(static_cast<size_t>(n_slots)),
+      hashes_(static_cast<size_t>(n_slots)) {
+  if (type == KvType::kQ4 && shape.head_dim % kQ4Group != 0) {
+    throw std::invalid_argument("q4 KV cache needs head_dim to be a multiple of 32");
+  }
+}
+
+uint8_t* PagedKvCache::Row(int block, int layer, int kv, int offset, int kv_head) const {
+  // Block layout: [layer][K=0|V=1][offset in block][kv head] rows.
+  const size_t index = ((static_cast<size_t>(layer) * 2 + kv) * block_size_ + offset) * shape_.n_kv_heads + kv_head;
+  return storage_.get() + static_cast<size_t>(block) * block_bytes_ + index * row_bytes_;
+}
+
+void PagedKvCache::Write(int layer, int slot, int pos, const float* k, const float* v) {
+  const auto& table = tables_.at(static_cast<size_t>(slot));
+  const auto block_index = static_cast<size_t>(pos / block_size_);
+  if (pos < 0 || block_index >= table.size()) throw std::out_of_range("KV write outside the slot's blocks");
+  const int block = table[block_index];
+  const int offset = pos % block_size_;
+  for (int h = 0; h < shape_.n_kv_heads; ++h) {
+    KvStoreRow(type_, k + h * shape_.head_dim, shape_.head_dim, Row(block, layer, 0, offset, h));
+    KvStoreRow(type_, v + h * shape_.head_dim, shape_.head_dim, Row(block, layer, 1, offset, h));
+  }
+}
+
+void PagedKvCache::Attend(int layer, int slot, int n_pos, const float* q, int head_begin, int head_end, float* out,
+                          float* scratch) const {
+  const auto& table = tables_.at(static_cast<size_t>(slot));
+  if (n_pos <= 0) return;
+  if (static_cast<size_t>((n_pos - 1) / block_size_) >= table.size()) throw std::out_of_range("KV read past the slot");
+  const int head_dim = shape_.head_dim;
+  const int group = shape_.n_heads / shape_.n_kv_heads;
+  const float inv_sqrt_d = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  for (int h = head_begin; h < head_end; ++h) {
+    const float* qh = q + h * head_dim;
+    const int kvh = h / group;
+    for (int p = 0; p < n_pos; ++p) {
+      const int block = table[static_cast<size_t>(p / block_size_)];
+      scratch[p] = KvDotRow(type_, Row(block, layer, 0, p % block_size_, kvh), qh, head_dim) * inv_sqrt_d;
+    }
+    kernels::Softmax(scratch, n_pos);
+    float* oh = out + h * head_dim;
+    std::memset(oh, 0, sizeof(float) * static_cast<size_t>(head_dim));
+    for (int p = 0; p < n_pos; ++p) {
+      const int block = table[static_cast<size_t>(p / block_size_)];
+      KvAccumulateRow(type_, Row(block, layer, 1, p % block_size_, kvh), scratch[p], oh, head_dim);
+    }
+  }
+}
+
+int PagedKvCache::AssignCachedPrefix(int slot, std::span<const int32_t> tokens) {
+  auto& table = tables_.at(static_cast<size_t>(slot));
+  auto& hashes = hashes_.at(static_cast<size_t>(slot));
+  if (!table.empty()) throw std::logic_error("AssignCachedPrefix on a slot that holds blocks");
+  const int n_full = tokens.empty() ? 0 : static_cast<int>((tokens.size() - 1) / static_cast<size_t>(block_size_));
+  uint64_t parent = 0;
+  for (int b = 0; b < n_full; ++b) {
+    const auto block_tokens = tokens.subspan(static_cast<size_t>(b) * block_size_, static_cast<size_t>(block_size_));
+    ++prefix_queries_;
+    const auto found = pool_.FindCached(parent, block_tokens);
+    if (!found) break;
+    ++prefix_hits_;
+    table.push_back(*found);
+    parent = BlockPool::ChainHash(parent, block_tokens);
+    hashes.push_back(parent);
+  }
+  return static_cast<int>(table.size()) * block_size_;
+}
+
+int PagedKvCache::BlocksNeeded(int slot, int n_tokens) const {
+  const int have = static_cast<int>(tables_.at(static_cast<size_t>(slot)).size());
+  const int want = (n_tokens + block_size_ - 1) / block_size_;
+  return std::max(0, want - have);
+}
+
+bool PagedKvCache::Reserve(int slot, int n_tokens) {
+  if (n_tokens > max_ctx_) return false;
+  const int needed = BlocksNeeded(slot, n_tokens);
+  if (needed > pool_.n_available()) return false;
+  auto& table = tables_.at(static_cast<size_t>(slot));
+  for (int k = 0; k < needed; ++k) table.push_back(*pool_.Allocate());
+  return true;
+}
+
+void PagedKvCache::CommitFullBlocks(int slot, std::span<const int32_t> tokens, int n_computed) {
+  const auto& table = tables_.at(static_cast<size_t>(slot));
+  auto& hashes = hashes_.at(static_cast<size_t>(slot));
+  const size_t n_full = std::min(table.size(), static_cast<size_t>(n_computed / block_size_));
+  for (size_t b = hashes.size(); b < n_full; ++b) {
+    const uint64_t parent = b == 0 ? 0 : hashes[b - 1];
+    const auto block_tokens = tokens.subspan(b * static_cast<size_t>(block_size_), static_cast<size_t>(block_size_));
+    pool_.SetHash(table[b], parent, block_tokens);
+    hashes.push_back(BlockPool::ChainHash(parent, block_tokens));
+  }
+}
+
+void PagedKvCache::Release(int slot) {
+  auto& table = tables_.at(static_cast<size_t>(slot));
+  // Release the last blocks first so the LRU evicts a prefix's tail before its head.
+  for (auto it = table.rbegin(); it != table.rend(); ++it) pool_.Release(*it);
+  table.clear();
+  hashes_.at(static_cast<size_t>(slot)).clear();
+}
+
+}  // namespace ts::kv

@@ -1,0 +1,78 @@
+// The paged, compressed KV cache: one BlockPool of fixed-size blocks (block_size
+// tokens x all layers, K and V, stored as f32/f16/q8/q4) and one block table per
+// sequence slot. The forward pass sees only the KvCache interface (slot, pos);
+// the scheduler uses the manager half below to admit, grow and free sequences.
+//
+//   slot's block table      pool storage (one block = [layer][K|V][token][kv head] rows)
+//   [ 7 | 2 | 9 ]  ------>  block 7: positions 0..bs-1, block 2: bs..2bs-1, block 9: ...
+//
+// Invariants: a slot's table covers at least every position written; full blocks
+// whose tokens are known are hashed into the prefix cache; a block shared by
+// several slots (prefix reuse) is full and never written again.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "engine/kv/block_pool.h"
+#include "engine/kv/kv_cache.h"
+#include "engine/kv/kv_quant.h"
+
+namespace ts::kv {
+
+struct KvShape {
+  int n_layers = 0, n_heads = 0, n_kv_heads = 0, head_dim = 0;
+};
+
+// Returns the bytes one token costs in the cache (all layers, K and V).
+size_t KvBytesPerToken(const KvShape& shape, KvType type);
+
+class PagedKvCache final : public KvCache {
+ public:
+  PagedKvCache(const KvShape& shape, KvType type, int block_size, int n_blocks, int n_slots, int max_ctx);
+
+  // KvCache (forward pass side).
+  void Write(int layer, int slot, int pos, const float* k, const float* v) override;
+  void Attend(int layer, int slot, int n_pos, const float* q, int head_begin, int head_end, float* out,
+              float* scratch) const override;
+  int n_slots() const override { return static_cast<int>(tables_.size()); }
+  int n_ctx() const override { return max_ctx_; }
+
+  // Manager side (scheduler). `tokens` is always the sequence's full known token list.
+  // Points the empty slot at cached blocks holding the longest block-aligned prefix of
+  // tokens[0, n-1) (at least one token is left to compute); returns the tokens covered.
+  int AssignCachedPrefix(int slot, std::span<const int32_t> tokens);
+  // Grows the slot's table to hold n_tokens positions; false (and nothing taken) if the pool is dry.
+  bool Reserve(int slot, int n_tokens);
+  // Returns the blocks Reserve(slot, n_tokens) would still need.
+  int BlocksNeeded(int slot, int n_tokens) const;
+  // Registers the slot's full blocks among tokens[0, n_computed) in the prefix cache.
+  void CommitFullBlocks(int slot, std::span<const int32_t> tokens, int n_computed);
+  // Drops the slot's blocks (they stay cached if hashed).
+  void Release(int slot);
+
+  const BlockPool& pool() const { return pool_; }
+  int block_size() const { return block_size_; }
+  KvType type() const { return type_; }
+  uint64_t prefix_queries() const { return prefix_queries_; }
+  uint64_t prefix_hits() const { return prefix_hits_; }
+
+ private:
+  uint8_t* Row(int block, int layer, int kv, int offset, int kv_head) const;
+
+  KvShape shape_;
+  KvType type_;
+  int block_size_;
+  int max_ctx_;
+  size_t row_bytes_;
+  size_t block_bytes_;
+  BlockPool pool_;
+  std::unique_ptr<uint8_t[]> storage_;       // [n_blocks, block_bytes]; pages touched on first write
+  std::vector<std::vector<int>> tables_;     // [n_slots] block ids in position order
+  std::vector<std::vector<uint64_t>> hashes_;  // [n_slots] chain hash after each committed block
+  uint64_t prefix_queries_ = 0, prefix_hits_ = 0;
+};
+
+}  // namespace ts::kv
