@@ -97,8 +97,7 @@ class BpeEncoder final : public WordEncoder {
       : vocab_(vocab), pre_(pre), ignore_merges_(pre.ignore_merges) {
     const auto& byte_text = ByteToUnicode();
     for (int b = 0; b < 256; ++b) {
-      auto it = vocab.text_to_id.find(byte_text[b]);
-      byte_id_[b] = it == vocab.text_to_id.end() ? -1 : it->second;
+      byte_id_[b] = vocab.TextToId(byte_text[b]);
     }
     const int missing = static_cast<int>(std::count(byte_id_.begin(), byte_id_.end(), -1));
     if (missing > 0) {
@@ -118,17 +117,16 @@ class BpeEncoder final : public WordEncoder {
       }
       const std::string_view left(merge.data(), space);
       const std::string_view right(merge.data() + space + 1, merge.size() - space - 1);
-      const auto l = vocab.text_to_id.find(left);
-      const auto r = vocab.text_to_id.find(right);
+      const int32_t l = vocab.TextToId(left);
+      const int32_t r = vocab.TextToId(right);
       std::string joined(left);
       joined += right;
-      const auto m = vocab.text_to_id.find(joined);
-      if (l == vocab.text_to_id.end() || r == vocab.text_to_id.end() ||
-          m == vocab.text_to_id.end()) {
+      const int32_t m = vocab.TextToId(joined);
+      if (l < 0 || r < 0 || m < 0) {
         ++unusable;
         continue;
       }
-      merges_.Insert(PairKey(l->second, r->second), Merge{static_cast<int32_t>(rank), m->second});
+      merges_.Insert(PairKey(l, r), Merge{static_cast<int32_t>(rank), m});
     }
     if (unusable > 0) {
       spdlog::debug("tokenizer: {} merges name tokens outside the vocabulary", unusable);
@@ -164,9 +162,9 @@ class BpeEncoder final : public WordEncoder {
       mapped.clear();
       const auto& byte_text = ByteToUnicode();
       for (char c : word) mapped += byte_text[static_cast<uint8_t>(c)];
-      const auto it = vocab_.text_to_id.find(mapped);
-      const bool whole = it != vocab_.text_to_id.end();
-      if (whole) out->push_back(it->second);
+      const int32_t id = vocab_.TextToId(mapped);
+      const bool whole = id >= 0;
+      if (whole) out->push_back(id);
       ReleaseIfLarge(mapped);
       if (whole) return;
     }

@@ -41,7 +41,9 @@ struct CandidateAfter {
 // encoded word by word with the same result (merges never interact across the boundary).
 // Holds for Llama 2's vocabulary, whose only inner "▁"s are in runs like "▁▁▁▁".
 bool CanSplitAtWordStarts(const Vocab& vocab) {
-  for (const auto& [text, id] : vocab.text_to_id) {
+  for (int32_t id = 0; id < vocab.n_vocab(); ++id) {
+    if (!vocab.IsEncodable(id)) continue;
+    const std::string& text = vocab.tokens[id];
     for (size_t pos = text.find(kSpmSpace, 1); pos != std::string::npos;
          pos = text.find(kSpmSpace, pos + 1)) {
       if (pos < kSpmSpace.size() ||
@@ -126,9 +128,9 @@ class SpmEncoder final : public WordEncoder {
     const auto try_add = [&](int32_t left, int32_t right) {
       if (left < 0 || right < 0) return;
       const uint32_t length = symbols[left].length + symbols[right].length;
-      const auto it = vocab_.text_to_id.find(text.substr(symbols[left].start, length));
-      if (it == vocab_.text_to_id.end()) return;
-      heap.push_back({vocab_.scores[it->second], left, right, length});
+      const int32_t id = vocab_.TextToId(text.substr(symbols[left].start, length));
+      if (id < 0) return;
+      heap.push_back({vocab_.scores[id], left, right, length});
       std::push_heap(heap.begin(), heap.end(), CandidateAfter{});
     };
     for (int32_t i = 0; i + 1 < static_cast<int32_t>(symbols.size()); ++i) try_add(i, i + 1);
@@ -152,9 +154,9 @@ class SpmEncoder final : public WordEncoder {
 
     for (int32_t i = 0; i >= 0; i = symbols[i].next) {
       const std::string_view piece = text.substr(symbols[i].start, symbols[i].length);
-      const auto it = vocab_.text_to_id.find(piece);
-      if (it != vocab_.text_to_id.end()) {
-        out->push_back(it->second);
+      const int32_t id = vocab_.TextToId(piece);
+      if (id >= 0) {
+        out->push_back(id);
         continue;
       }
       for (char c : piece) {

@@ -81,6 +81,29 @@ int32_t ReadTokenId(const ts::gguf::GgufFile& file, std::string_view key, int32_
 
 }  // namespace
 
+void TokenIndex::Build(const std::vector<std::string>& tokens, const std::vector<int32_t>& ids) {
+  const size_t capacity = std::bit_ceil(std::max<size_t>(16, 2 * ids.size()));  // load <= 1/2
+  slots_.assign(capacity, Slot{0, -1});
+  mask_ = capacity - 1;
+  size_ = 0;
+  for (int32_t id : ids) {
+    const uint64_t hash = Hash(tokens[id]);
+    const auto tag = static_cast<uint32_t>(hash >> 32);
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      Slot& slot = slots_[i];
+      if (slot.id < 0) {
+        slot = {tag, id};
+        ++size_;
+        break;
+      }
+      if (slot.tag == tag && tokens[slot.id] == tokens[id]) {
+        slot.id = id;  // later duplicates win, as in llama.cpp
+        break;
+      }
+    }
+  }
+}
+
 Vocab LoadVocab(const ts::gguf::GgufFile& file) {
   Vocab vocab;
   const std::optional<std::string> model = file.GetString("tokenizer.ggml.model");
@@ -158,7 +181,8 @@ Vocab LoadVocab(const ts::gguf::GgufFile& file) {
   // Decoded pieces and lookup tables.
   vocab.pieces.resize(n);
   vocab.is_eog.assign(n, 0);
-  vocab.text_to_id.reserve(n);
+  std::vector<int32_t> encodable;
+  encodable.reserve(n);
   vocab.byte_fallback_id.fill(-1);
   for (size_t i = 0; i < n; ++i) {
     const auto id = static_cast<int32_t>(i);
@@ -182,8 +206,9 @@ Vocab LoadVocab(const ts::gguf::GgufFile& file) {
     }
     vocab.pieces[i] =
         vocab.kind == ModelKind::kBpe ? DecodeByteLevel(text) : ReplaceSpmSpaces(text);
-    vocab.text_to_id[text] = id;  // later duplicates win, as in llama.cpp
+    encodable.push_back(id);
   }
+  vocab.text_index.Build(vocab.tokens, encodable);
   for (auto& bucket : vocab.specials_by_first_byte) {
     std::stable_sort(bucket.begin(), bucket.end(), [&](int32_t a, int32_t b) {
       return vocab.tokens[a].size() > vocab.tokens[b].size();
