@@ -22,6 +22,11 @@ namespace {
 // weight is fetched from memory once per call rather than once per token tile.
 constexpr int kStripBlocks = 16;
 constexpr int kStripRows = kStripBlocks * kRowBlock;
+// Chunks per column block of a GEMM call: 10 x 256 columns x 8 tokens = 20 KB of activations,
+// which stay in L1 while the strip's weights for those columns stream from L2. Without it the
+// 6912-wide down projection (55 KB per token tile) ran ~30% slower per MAC. A GEMV streams each
+// row block whole instead (one contiguous read, which the prefetchers like best).
+constexpr int kGemmColumnChunks = 10;
 
 void CheckShapes(const TernaryMatrix& w, const QuantizedActivations& x, int ld_y) {
   if (x.n_cols != w.n_cols || x.n_cols_padded != w.n_cols_padded()) {
@@ -47,9 +52,15 @@ void GemmRange(const internal::KernelTable& table, const TernaryMatrix& w,
     const int n_rows = std::min(n_blocks * kRowBlock, w.n_rows - row0);
     for (int t0 = 0; t0 < x.n_tokens; t0 += kMaxTokenTile) {
       const int n_tok = std::min(kMaxTokenTile, x.n_tokens - t0);
-      table.ternary_dots(w.packed.data() + strip * block_bytes, n_chunks, n_blocks,
-                         x.q.data() + static_cast<size_t>(t0) * x.n_cols_padded, x.n_cols_padded,
-                         n_tok, dots.data(), kStripRows);
+      std::fill(dots.data(), dots.data() + static_cast<size_t>(n_tok) * kStripRows, 0);
+      const int column_chunks = n_tok == 1 ? n_chunks : kGemmColumnChunks;
+      for (int c0 = 0; c0 < n_chunks; c0 += column_chunks) {
+        const int n_cols_chunks = std::min(column_chunks, n_chunks - c0);
+        table.ternary_dots(w.packed.data() + strip * block_bytes + internal::RowBlockBytes(c0),
+                           block_bytes, n_cols_chunks, n_blocks,
+                           x.q.data() + static_cast<size_t>(t0) * x.n_cols_padded + c0 * kChunkCols,
+                           x.n_cols_padded, n_tok, dots.data(), kStripRows);
+      }
       for (int t = 0; t < n_tok; ++t) {
         const int32_t sum_q = x.sum[t0 + t];
         const float x_scale = x.scale[t0 + t];
@@ -129,11 +140,10 @@ void TernaryGemmF32(const TernaryMatrix& w, const float* x, int n_tokens, int ld
 
 namespace internal::scalar {
 
-void TernaryDots(const uint8_t* blocks, int n_chunks, int n_blocks, const int8_t* q, int ld_q,
-                 int n_tok, int32_t* dots, int ld_dots) {
-  const size_t block_bytes = RowBlockBytes(n_chunks);
+void TernaryDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
+                 const int8_t* q, int ld_q, int n_tok, int32_t* dots, int ld_dots) {
   for (int b = 0; b < n_blocks; ++b) {
-    const uint8_t* block = blocks + b * block_bytes;
+    const uint8_t* block = blocks + b * block_stride;
     for (int i = 0; i < kRowBlock; ++i) {
       for (int t = 0; t < n_tok; ++t) {
         const int8_t* qt = q + static_cast<size_t>(t) * ld_q;
@@ -147,7 +157,7 @@ void TernaryDots(const uint8_t* blocks, int n_chunks, int n_blocks, const int8_t
                    ((byte >> 4) & 3) * qc[j + 128] + ((byte >> 6) & 3) * qc[j + 192];
           }
         }
-        dots[t * ld_dots + b * kRowBlock + i] = sum;
+        dots[t * ld_dots + b * kRowBlock + i] += sum;
       }
     }
   }

@@ -2,17 +2,21 @@
 // Not part of the public API; include only from kernels/*.cpp and kernels/x86/*.cpp.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/cpu.h"
 
 namespace ts::kernels::internal {
 
-// Raw ternary dot products for n_blocks row blocks (see ternary_layout.h) and n_tok <= 8 tokens:
-// dots[t * ld_dots + i] = sum_c code(row i)[c] * q[t * ld_q + c]   (codes in {0,1,2}, no -sum(q)).
-// blocks points at the first row block; q rows hold n_chunks * 256 int8 values.
-using TernaryDotsFn = void (*)(const uint8_t* blocks, int n_chunks, int n_blocks, const int8_t* q,
-                               int ld_q, int n_tok, int32_t* dots, int ld_dots);
+// Raw ternary dot products over n_chunks 256-column chunks of n_blocks row blocks (see
+// ternary_layout.h) for n_tok <= kMaxTokenTile tokens, ADDED to dots:
+// dots[t * ld_dots + i] += sum_c code(row i)[c] * q[t * ld_q + c]  (codes in {0,1,2}, no -sum(q)).
+// blocks points at the first chunk of the first row block; row blocks are block_stride bytes
+// apart (so a call may cover a column range of a wider matrix); q points at the same column.
+using TernaryDotsFn = void (*)(const uint8_t* blocks, size_t block_stride, int n_chunks,
+                               int n_blocks, const int8_t* q, int ld_q, int n_tok, int32_t* dots,
+                               int ld_dots);
 
 // Head GEMV/GEMM over rows [row_begin, row_end): logits[t * ld_logits + r] = dot(W[r], x[t]).
 // w_data rows are `stride` elements (see head_layout.h); x rows are `ld_x` floats, zero padded
@@ -41,8 +45,8 @@ const KernelTable& ActiveTable();
 
 #define TS_DECLARE_KERNELS(ns)                                                                  \
   namespace ns {                                                                               \
-  void TernaryDots(const uint8_t* blocks, int n_chunks, int n_blocks, const int8_t* q, int ld_q, \
-                   int n_tok, int32_t* dots, int ld_dots);                                      \
+  void TernaryDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,     \
+                   const int8_t* q, int ld_q, int n_tok, int32_t* dots, int ld_dots);           \
   void HeadGemmF32(const void* w_data, const float* scales, int stride, int row_begin,          \
                    int row_end, const float* x, int ld_x, int n_tok, float* logits,             \
                    int ld_logits);                                                              \

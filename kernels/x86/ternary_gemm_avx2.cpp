@@ -63,7 +63,7 @@ void BlockGemv(const uint8_t* block, int n_chunks, const int8_t* q, int32_t* dot
       acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(sum16, ones));
     }
   }
-  for (int i = 0; i < kRowBlock; ++i) dots[i] = HorizontalSum(acc[i]);
+  for (int i = 0; i < kRowBlock; ++i) dots[i] += HorizontalSum(acc[i]);
 }
 
 // GEMM tile: one row at a time, its codes decoded once per 32 bytes and reused for T tokens.
@@ -97,37 +97,35 @@ void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int ld_q, in
       }
     }
 #pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) dots[t * ld_dots + i] = HorizontalSum(acc[t]);
+    for (int t = 0; t < T; ++t) dots[t * ld_dots + i] += HorizontalSum(acc[t]);
   }
 }
 
 template <int T>
-void GemmBlocks(const uint8_t* blocks, int n_chunks, int n_blocks, const int8_t* q, int ld_q,
-                int32_t* dots, int ld_dots) {
-  const size_t block_bytes = RowBlockBytes(n_chunks);
+void GemmBlocks(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
+                const int8_t* q, int ld_q, int32_t* dots, int ld_dots) {
   for (int b = 0; b < n_blocks; ++b) {
-    BlockGemm<T>(blocks + b * block_bytes, n_chunks, q, ld_q, dots + b * kRowBlock, ld_dots);
+    BlockGemm<T>(blocks + b * block_stride, n_chunks, q, ld_q, dots + b * kRowBlock, ld_dots);
   }
 }
 
 }  // namespace
 
-void TernaryDots(const uint8_t* blocks, int n_chunks, int n_blocks, const int8_t* q, int ld_q,
-                 int n_tok, int32_t* dots, int ld_dots) {
-  const size_t block_bytes = RowBlockBytes(n_chunks);
+void TernaryDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
+                 const int8_t* q, int ld_q, int n_tok, int32_t* dots, int ld_dots) {
   switch (n_tok) {
     case 1:
       for (int b = 0; b < n_blocks; ++b) {
-        BlockGemv(blocks + b * block_bytes, n_chunks, q, dots + b * kRowBlock);
+        BlockGemv(blocks + b * block_stride, n_chunks, q, dots + b * kRowBlock);
       }
       return;
-    case 2: return GemmBlocks<2>(blocks, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 3: return GemmBlocks<3>(blocks, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 4: return GemmBlocks<4>(blocks, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 5: return GemmBlocks<5>(blocks, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 6: return GemmBlocks<6>(blocks, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 7: return GemmBlocks<7>(blocks, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 8: return GemmBlocks<8>(blocks, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
+    case 2: return GemmBlocks<2>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
+    case 3: return GemmBlocks<3>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
+    case 4: return GemmBlocks<4>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
+    case 5: return GemmBlocks<5>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
+    case 6: return GemmBlocks<6>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
+    case 7: return GemmBlocks<7>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
+    case 8: return GemmBlocks<8>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
     default: return;  // n_tok is 1..kMaxTokenTile by contract
   }
 }
