@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/bench/bench_util.h"
@@ -101,6 +102,15 @@ BENCHMARK(BM_Quantize)
     ->ArgNames({"isa", "cols", "tokens"})
     ->Args({0, 2560, 1})->Args({1, 2560, 1})->Args({2, 2560, 1})
     ->Args({0, 6912, 8})->Args({1, 6912, 8})->Args({2, 6912, 8});
+
+// Cost of one ThreadPool::Run with an empty body: the fixed price of every threaded kernel call
+// (a decode step makes ~7 per layer).
+void BM_PoolRun(benchmark::State& state) {
+  ThreadPool& pool = BenchPool();
+  for (auto _ : state) pool.Run([](int, int) {});
+  state.SetLabel(std::to_string(pool.n_threads()) + " threads");
+}
+BENCHMARK(BM_PoolRun)->UseRealTime();
 
 // Achievable read bandwidth with the same pool: the yardstick for the GEMV GB/s numbers.
 void BM_MemoryRead(benchmark::State& state) {
