@@ -20,12 +20,15 @@ def main():
     tok = bpe.Tokenizer.from_json(args.tokenizer)
     ok = True
     for path in args.files:
-        py = tok.encode(open(path, encoding="utf-8").read())
+        py = tok.encode(open(path, encoding="utf-8", newline="").read())
         out = subprocess.run([args.cli, "tokenize", "-m", args.model, "-f", path],
                              check=True, capture_output=True, text=True).stdout
         cpp = json.loads(out.strip().splitlines()[-1])
+        note = ""
+        if cpp[:1] == [tok.bos_id] and py[:1] != [tok.bos_id]:
+            cpp, note = cpp[1:], " (after the BOS the CLI adds: add_bos_token is true)"
         if py == cpp:
-            print(f"{path}: identical, {len(py)} tokens")
+            print(f"{path}: identical, {len(py)} tokens{note}")
             continue
         ok = False
         i = next((k for k, (a, b) in enumerate(zip(py, cpp)) if a != b), min(len(py), len(cpp)))
