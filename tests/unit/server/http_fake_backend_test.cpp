@@ -1,0 +1,252 @@
+// The HTTP layer over real sockets with a scripted backend: routing, auth, CORS, limits,
+// error shapes, SSE over the wire and disconnect handling. No model involved.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+#include "fake_backend.h"
+#include "server/http_server.h"
+
+namespace ts::server {
+namespace {
+
+using nlohmann::json;
+using testing::FakeBackend;
+
+class HttpFakeTest : public ::testing::Test {
+ protected:
+  void StartServer(ServerOptions o = {}) {
+    o.host = "127.0.0.1";
+    o.port = 0;
+    server_ = std::make_unique<HttpServer>(o);
+    port_ = server_->Start();
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    client_->set_read_timeout(10, 0);
+  }
+  FakeBackend* Load(std::vector<std::string> script = {"Hello", " world"},
+                    std::chrono::milliseconds step = std::chrono::milliseconds(1)) {
+    auto backend = std::make_unique<FakeBackend>(std::move(script), step);
+    FakeBackend* raw = backend.get();
+    server_->SetBackend(std::move(backend));
+    return raw;
+  }
+  httplib::Result PostJson(const std::string& path, const json& body, httplib::Headers h = {}) {
+    return client_->Post(path.c_str(), h, body.dump(), "application/json");
+  }
+  void TearDown() override {
+    client_.reset();
+    if (server_) server_->Shutdown(std::chrono::milliseconds(0));
+  }
+
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+  int port_ = 0;
+};
+
+const json kChat = {{"model", "fake-model"}, {"messages", {{{"role", "user"}, {"content", "Hi"}}}}};
+
+void ExpectError(const httplib::Result& r, int status, const std::string& type) {
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, status);
+  const json body = json::parse(r->body);
+  ASSERT_TRUE(body.contains("error")) << r->body;
+  EXPECT_EQ(body["error"]["type"], type) << r->body;
+  EXPECT_TRUE(body["error"].contains("param"));
+  EXPECT_TRUE(body["error"].contains("code"));
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+}
+
+TEST_F(HttpFakeTest, HealthWhileLoadingThenOk) {
+  StartServer();
+  auto r = client_->Get("/health");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(json::parse(r->body)["status"], "loading");
+  ExpectError(PostJson("/v1/chat/completions", kChat), 503, "service_unavailable_error");
+  Load();
+  r = client_->Get("/health");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body)["status"], "ok");
+}
+
+TEST_F(HttpFakeTest, ChatAndModels) {
+  StartServer();
+  Load();
+  auto r = PostJson("/v1/chat/completions", kChat);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json body = json::parse(r->body);
+  EXPECT_EQ(body["choices"][0]["message"]["content"], "Hello world");
+  EXPECT_EQ(body["model"], "fake-model");
+  EXPECT_EQ(body["id"].get<std::string>().rfind("chatcmpl-", 0), 0u);
+  EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), "*");
+
+  r = client_->Get("/v1/models");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(json::parse(r->body)["data"][0]["id"], "fake-model");
+  r = client_->Get("/v1/models/fake-model");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  ExpectError(client_->Get("/v1/models/gpt-4"), 404, "invalid_request_error");
+}
+
+TEST_F(HttpFakeTest, ErrorsHaveOpenAiShape) {
+  ServerOptions o;
+  o.max_body_bytes = 4096;
+  StartServer(o);
+  Load();
+  ExpectError(client_->Post("/v1/chat/completions", "{not json", "application/json"), 400,
+              "invalid_request_error");
+  ExpectError(PostJson("/v1/chat/completions", {{"model", "m"}}), 400, "invalid_request_error");
+  json bad = kChat;
+  bad["max_tokens"] = -5;
+  auto r = PostJson("/v1/chat/completions", bad);
+  ExpectError(r, 400, "invalid_request_error");
+  EXPECT_EQ(json::parse(r->body)["error"]["param"], "max_tokens");
+  ExpectError(client_->Get("/v1/nothing-here"), 404, "invalid_request_error");
+  json big = kChat;
+  big["messages"][0]["content"] = std::string(10000, 'a');
+  r = PostJson("/v1/chat/completions", big);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  // Prompt longer than the context (the fake has 64 tokens).
+  json longer = kChat;
+  std::string words;
+  for (int i = 0; i < 100; ++i) words += " word";
+  longer["messages"][0]["content"] = words;
+  r = PostJson("/v1/chat/completions", longer);
+  ExpectError(r, 400, "invalid_request_error");
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "context_length_exceeded");
+}
+
+TEST_F(HttpFakeTest, ApiKey) {
+  ServerOptions o;
+  o.api_key = "sekret";
+  StartServer(o);
+  Load();
+  auto r = PostJson("/v1/chat/completions", kChat);
+  ExpectError(r, 401, "invalid_request_error");
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "invalid_api_key");
+  ExpectError(PostJson("/v1/chat/completions", kChat, {{"Authorization", "Bearer wrong"}}), 401,
+              "invalid_request_error");
+  r = PostJson("/v1/chat/completions", kChat, {{"Authorization", "Bearer sekret"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  r = client_->Get("/health");  // open
+  EXPECT_EQ(r->status, 200);
+  r = client_->Get("/metrics");  // open
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(HttpFakeTest, CorsPreflight) {
+  StartServer();
+  auto r = client_->Options("/v1/chat/completions",
+                            {{"Origin", "http://x"},
+                             {"Access-Control-Request-Method", "POST"},
+                             {"Access-Control-Request-Headers", "authorization, x-stainless-os"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204);
+  EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), "*");
+  EXPECT_EQ(r->get_header_value("Access-Control-Allow-Headers"), "authorization, x-stainless-os");
+}
+
+TEST_F(HttpFakeTest, StreamOverTheWire) {
+  StartServer();
+  Load();
+  json req = kChat;
+  req["stream"] = true;
+  auto r = client_->Post("/v1/chat/completions", {}, req.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/event-stream");
+  EXPECT_EQ(r->get_header_value("Cache-Control"), "no-cache");
+  EXPECT_EQ(r->get_header_value("Transfer-Encoding"), "chunked");
+  EXPECT_FALSE(r->has_header("Content-Length"));
+  EXPECT_EQ(r->body.rfind("data: ", 0), 0u);
+  EXPECT_NE(r->body.find("\"content\":\"Hello\""), std::string::npos);
+  const std::string done = "data: [DONE]\n\n";
+  ASSERT_GE(r->body.size(), done.size());
+  EXPECT_EQ(r->body.substr(r->body.size() - done.size()), done);
+}
+
+TEST_F(HttpFakeTest, ClientDisconnectCancelsStream) {
+  StartServer();
+  FakeBackend* backend = Load(std::vector<std::string>(2000, "x"), std::chrono::milliseconds(5));
+  json req = kChat;
+  req["stream"] = true;
+  int received = 0;
+  httplib::Client c("127.0.0.1", port_);
+  httplib::Request hreq;
+  hreq.method = "POST";
+  hreq.path = "/v1/chat/completions";
+  hreq.body = req.dump();
+  hreq.set_header("Content-Type", "application/json");
+  hreq.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
+    return ++received < 5;  // abort after 5 pieces
+  };
+  auto r = c.send(hreq);
+  EXPECT_FALSE(r);
+  for (int i = 0; i < 200 && backend->cancelled_seen.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(backend->cancelled_seen.load(), 1);
+}
+
+TEST_F(HttpFakeTest, ClientDisconnectCancelsNonStreaming) {
+  StartServer();
+  FakeBackend* backend = Load(std::vector<std::string>(2000, "x"), std::chrono::milliseconds(5));
+  {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(0, 200000);  // give up after 200 ms: the socket closes
+    auto r = c.Post("/v1/chat/completions", {}, kChat.dump(), "application/json");
+    EXPECT_FALSE(r);
+  }
+  for (int i = 0; i < 200 && backend->cancelled_seen.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(backend->cancelled_seen.load(), 1);
+}
+
+TEST_F(HttpFakeTest, QueueFullIs503WithRetryAfter) {
+  StartServer();
+  Load()->refuse_queue_full = true;
+  auto r = PostJson("/v1/chat/completions", kChat);
+  ExpectError(r, 503, "service_unavailable_error");
+  EXPECT_FALSE(r->get_header_value("Retry-After").empty());
+}
+
+TEST_F(HttpFakeTest, MetricsCountRequests) {
+  StartServer();
+  Load();
+  PostJson("/v1/chat/completions", kChat);
+  PostJson("/v1/chat/completions", {{"model", "m"}});
+  auto r = client_->Get("/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("ternserve_requests_total{endpoint=\"/v1/chat/completions\",status=\"200\"} 1"),
+            std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("ternserve_requests_total{endpoint=\"/v1/chat/completions\",status=\"400\"} 1"),
+            std::string::npos);
+  EXPECT_NE(r->body.find("ternserve_kv_blocks_used 0"), std::string::npos);
+}
+
+TEST_F(HttpFakeTest, ShutdownDrainsInFlight) {
+  StartServer();
+  Load(std::vector<std::string>(20, "y"), std::chrono::milliseconds(10));
+  std::thread t([&] {
+    httplib::Client c("127.0.0.1", port_);
+    auto r = c.Post("/v1/chat/completions", {}, kChat.dump(), "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(json::parse(r->body)["choices"][0]["message"]["content"], std::string(20, 'y'));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  server_->Shutdown(std::chrono::seconds(5));
+  t.join();
+}
+
+}  // namespace
+}  // namespace ts::server
