@@ -1,0 +1,246 @@
+// The real engine on the fixture model (tiny-gpt2-tq2_0: GPT-2 vocabulary, random
+// weights) behind the real HTTP server, in-process on an ephemeral loopback port.
+// The model's text means nothing; these tests check the plumbing and the contracts.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "engine/engine.h"
+#include "server/backend.h"
+#include "server/http_server.h"
+
+namespace ts::server {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kApiKey = "integration-key";
+constexpr int kCtx = 256;
+
+class ServerIntegration : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.api_key = kApiKey;
+    o.model = std::string(TS_FIXTURES_DIR) + "/models/tiny-gpt2-tq2_0.gguf";
+    o.ctx_size = kCtx;
+    o.parallel = 4;
+    o.threads = 2;
+    o.kv_memory_bytes = 64ull << 20;
+    server_ = new HttpServer(o);
+    port_ = server_->Start();
+    server_->SetBackend(MakeEngineBackend(std::make_unique<Engine>(ToEngineOptions(o)), ModelId(o)));
+  }
+  static void TearDownTestSuite() {
+    server_->Shutdown(std::chrono::seconds(2));
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    client_->set_read_timeout(120, 0);
+    client_->set_default_headers({{"Authorization", std::string("Bearer ") + kApiKey}});
+  }
+  httplib::Result Post(const std::string& path, const json& body) {
+    return client_->Post(path.c_str(), body.dump(), "application/json");
+  }
+  json PostOk(const std::string& path, const json& body) {
+    auto r = Post(path, body);
+    EXPECT_TRUE(r);
+    if (!r) return {};
+    EXPECT_EQ(r->status, 200) << r->body;
+    return json::parse(r->body);
+  }
+  // Returns the data payloads of an SSE body (checks the framing).
+  static std::vector<std::string> Events(const std::string& body) {
+    std::vector<std::string> out;
+    size_t pos = 0;
+    while (pos < body.size()) {
+      const size_t end = body.find("\n\n", pos);
+      EXPECT_NE(end, std::string::npos);
+      if (end == std::string::npos) break;
+      const std::string e = body.substr(pos, end - pos);
+      EXPECT_EQ(e.rfind("data: ", 0), 0u) << e;
+      out.push_back(e.substr(6));
+      pos = end + 2;
+    }
+    return out;
+  }
+  static Backend& backend() { return *server_->backend(); }
+
+  static HttpServer* server_;
+  static int port_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+HttpServer* ServerIntegration::server_ = nullptr;
+int ServerIntegration::port_ = 0;
+
+json ChatBody(const std::string& content, int max_tokens) {
+  return {{"model", "tiny-gpt2-tq2_0"},
+          {"messages", {{{"role", "user"}, {"content", content}}}},
+          {"max_tokens", max_tokens},
+          {"temperature", 0}};
+}
+
+TEST_F(ServerIntegration, HealthAndModels) {
+  auto r = client_->Get("/health");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  const json models = json::parse(client_->Get("/v1/models")->body);
+  EXPECT_EQ(models["object"], "list");
+  EXPECT_EQ(models["data"][0]["id"], "tiny-gpt2-tq2_0");
+}
+
+TEST_F(ServerIntegration, ChatNonStreaming) {
+  const json r = PostOk("/v1/chat/completions", ChatBody("Hello there", 8));
+  EXPECT_EQ(r["object"], "chat.completion");
+  EXPECT_EQ(r["model"], "tiny-gpt2-tq2_0");
+  EXPECT_TRUE(r["choices"][0]["message"]["content"].is_string());
+  const std::string finish = r["choices"][0]["finish_reason"];
+  EXPECT_TRUE(finish == "stop" || finish == "length") << finish;
+  EXPECT_LE(r["usage"]["completion_tokens"].get<int>(), 8);
+  EXPECT_GT(r["usage"]["prompt_tokens"].get<int>(), 0);
+  EXPECT_EQ(r["usage"]["total_tokens"].get<int>(),
+            r["usage"]["prompt_tokens"].get<int>() + r["usage"]["completion_tokens"].get<int>());
+}
+
+TEST_F(ServerIntegration, CompletionsAndLogprobs) {
+  json body = {{"prompt", "In the beginning"}, {"max_tokens", 6}, {"temperature", 0},
+               {"logprobs", 2}, {"ignore_eos", true}};
+  const json r = PostOk("/v1/completions", body);
+  EXPECT_EQ(r["object"], "text_completion");
+  EXPECT_EQ(r["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(r["usage"]["completion_tokens"], 6);
+  const json& lp = r["choices"][0]["logprobs"];
+  EXPECT_EQ(lp["tokens"].size(), 6u);
+  EXPECT_EQ(lp["token_logprobs"].size(), 6u);
+  EXPECT_EQ(lp["top_logprobs"][0].size(), 2u);
+  // Token ids as the prompt work too.
+  body["prompt"] = json::array({464, 3726});
+  body.erase("logprobs");
+  EXPECT_EQ(PostOk("/v1/completions", body)["choices"].size(), 1u);
+}
+
+TEST_F(ServerIntegration, StreamingFraming) {
+  json body = ChatBody("Tell me", 10);
+  body["stream"] = true;
+  body["stream_options"] = {{"include_usage", true}};
+  body["ignore_eos"] = true;
+  auto r = Post("/v1/chat/completions", body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/event-stream");
+  const auto events = Events(r->body);
+  ASSERT_GE(events.size(), 4u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  const json first = json::parse(events.front());
+  EXPECT_EQ(first["choices"][0]["delta"]["role"], "assistant");
+  std::string text;
+  for (size_t i = 1; i + 2 < events.size(); ++i) {
+    const json e = json::parse(events[i]);
+    EXPECT_TRUE(e["usage"].is_null());
+    if (e["choices"][0]["delta"].contains("content")) text += e["choices"][0]["delta"]["content"];
+  }
+  const json usage = json::parse(events[events.size() - 2]);
+  EXPECT_TRUE(usage["choices"].empty());
+  EXPECT_EQ(usage["usage"]["completion_tokens"], 10);
+  // Same request without streaming gives the same text (greedy).
+  body.erase("stream");
+  body.erase("stream_options");
+  EXPECT_EQ(PostOk("/v1/chat/completions", body)["choices"][0]["message"]["content"], text);
+}
+
+TEST_F(ServerIntegration, StopStrings) {
+  json body = {{"prompt", "The"}, {"max_tokens", 24}, {"temperature", 0}, {"ignore_eos", true}};
+  const std::string full = PostOk("/v1/completions", body)["choices"][0]["text"];
+  ASSERT_GE(full.size(), 12u) << full;
+  const std::string stop = full.substr(8, 3);
+  body["stop"] = {stop};
+  const json r = PostOk("/v1/completions", body);
+  EXPECT_EQ(r["choices"][0]["text"], full.substr(0, full.find(stop)));
+  EXPECT_EQ(r["choices"][0]["finish_reason"], "stop");
+}
+
+TEST_F(ServerIntegration, NAndSeeds) {
+  json body = ChatBody("Once upon a time", 12);
+  body["temperature"] = 1.0;
+  body["n"] = 3;
+  body["seed"] = 1234;
+  body["ignore_eos"] = true;
+  const json a = PostOk("/v1/chat/completions", body);
+  const json b = PostOk("/v1/chat/completions", body);
+  ASSERT_EQ(a["choices"].size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(a["choices"][i]["index"], i);
+    EXPECT_EQ(a["choices"][i]["message"]["content"], b["choices"][i]["message"]["content"]);
+  }
+  EXPECT_EQ(a["usage"]["completion_tokens"], 36);
+  // Choice i uses seed + i: a single request with seed + 1 reproduces choice 1.
+  body["n"] = 1;
+  body["seed"] = 1235;
+  EXPECT_EQ(PostOk("/v1/chat/completions", body)["choices"][0]["message"]["content"],
+            a["choices"][1]["message"]["content"]);
+}
+
+TEST_F(ServerIntegration, Errors) {
+  auto r = client_->Post("/v1/chat/completions", "{oops", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  r = Post("/v1/chat/completions", {{"model", "m"}});
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(json::parse(r->body)["error"]["param"], "messages");
+  r = Post("/v1/chat/completions", ChatBody("x", -3));
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(json::parse(r->body)["error"]["param"], "max_tokens");
+  std::string long_text;
+  for (int i = 0; i < kCtx; ++i) long_text += " hello";
+  r = Post("/v1/completions", {{"prompt", long_text}, {"max_tokens", 4}});
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "context_length_exceeded");
+  httplib::Client anonymous("127.0.0.1", port_);
+  r = anonymous.Post("/v1/chat/completions", {{"Authorization", "Bearer nope"}},
+                     ChatBody("x", 2).dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "invalid_api_key");
+}
+
+TEST_F(ServerIntegration, DisconnectFreesKvBlocks) {
+  json body = ChatBody("Keep going", 200);
+  body["stream"] = true;
+  body["ignore_eos"] = true;
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/chat/completions";
+  req.body = body.dump();
+  req.set_header("Content-Type", "application/json");
+  req.set_header("Authorization", std::string("Bearer ") + kApiKey);
+  int pieces = 0;
+  bool saw_blocks = false;
+  req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
+    if (backend().Stats().kv_blocks_used > 0) saw_blocks = true;
+    return ++pieces < 4;
+  };
+  httplib::Client c("127.0.0.1", port_);
+  EXPECT_FALSE(c.send(req));
+  EXPECT_TRUE(saw_blocks);
+  EngineStats s;
+  for (int i = 0; i < 300; ++i) {
+    s = backend().Stats();
+    if (s.kv_blocks_used == 0 && s.running == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(s.kv_blocks_used, 0u);
+  EXPECT_EQ(s.running, 0);
+  const std::string metrics = client_->Get("/metrics")->body;
+  EXPECT_NE(metrics.find("ternserve_kv_blocks_used 0\n"), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("ternserve_client_disconnects_total 0\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ts::server
