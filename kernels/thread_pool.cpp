@@ -27,6 +27,8 @@ constexpr int kSpinIterations = 20000;
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads) {
   if (n_threads < 1) throw std::invalid_argument("ThreadPool: n_threads must be >= 1");
+  claimed_ = std::make_unique<std::atomic<bool>[]>(static_cast<size_t>(n_threads));
+  for (int i = 0; i < n_threads; ++i) claimed_[i].store(true, std::memory_order_relaxed);
   workers_.reserve(static_cast<size_t>(n_threads - 1));
   for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
@@ -50,6 +52,12 @@ void ThreadPool::RunShare(int thread_index) {
   }
 }
 
+bool ThreadPool::Claim(int thread_index) {
+  bool expected = false;
+  return claimed_[thread_index].compare_exchange_strong(expected, true,
+                                                        std::memory_order_acq_rel);
+}
+
 void ThreadPool::Run(const std::function<void(int, int)>& fn) {
   if (n_threads_ == 1) {
     fn(0, 1);
@@ -58,6 +66,8 @@ void ThreadPool::Run(const std::function<void(int, int)>& fn) {
   fn_ = &fn;
   error_ = nullptr;
   pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  // Opening the shares last publishes fn_ and pending_ to whoever claims one (acquire in Claim).
+  for (int i = 1; i < n_threads_; ++i) claimed_[i].store(false, std::memory_order_release);
   {
     // The lock orders the generation bump with a worker's check-then-wait.
     std::lock_guard<std::mutex> lock(mutex_);
@@ -65,6 +75,13 @@ void ThreadPool::Run(const std::function<void(int, int)>& fn) {
   }
   wake_.notify_all();
   RunShare(0);
+  // Take over shares whose workers have not started yet (asleep or descheduled).
+  for (int i = 1; i < n_threads_; ++i) {
+    if (Claim(i)) {
+      RunShare(i);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
   for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
     if (spins < kSpinIterations) {
       TS_CPU_RELAX();
@@ -91,6 +108,7 @@ void ThreadPool::WorkerLoop(int thread_index) {
     }
     seen = gen;
     if (stop_.load(std::memory_order_acquire)) return;
+    if (!Claim(thread_index)) continue;  // the caller already ran (or is running) this share
     RunShare(thread_index);
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }

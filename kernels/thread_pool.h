@@ -2,6 +2,11 @@
 // Threads are created once; each Run() wakes them (spin first, then sleep on a condition
 // variable) and waits on a completion barrier. Not re-entrant: one Run() at a time, and fn must
 // not call Run() on the same pool.
+//
+// A "share" thread_index is claimed by whoever gets to it first: its worker, or the caller once
+// it has finished share 0. So a worker that the OS has descheduled (a busy or oversubscribed
+// machine) never stalls a step: the caller does that share itself. Share 0 always runs on the
+// caller; fn must not assume which OS thread runs the other shares (thread_local scratch is fine).
 #pragma once
 
 #include <atomic>
@@ -9,6 +14,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -33,12 +39,14 @@ class ThreadPool {
  private:
   void WorkerLoop(int thread_index);
   void RunShare(int thread_index);
+  bool Claim(int thread_index);
 
   int n_threads_;
   std::vector<std::thread> workers_;
   const std::function<void(int, int)>* fn_ = nullptr;
   std::atomic<uint64_t> generation_{0};  // bumped once per Run(); workers wait for a change
-  std::atomic<int> pending_{0};          // workers that have not finished the current Run()
+  std::atomic<int> pending_{0};          // shares 1..n-1 not finished in the current Run()
+  std::unique_ptr<std::atomic<bool>[]> claimed_;  // [n_threads] share taken in this Run()
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -28,13 +28,33 @@ TEST(ThreadPool, EveryThreadRunsOncePerCall) {
   }
 }
 
-TEST(ThreadPool, CallerIsThreadZero) {
+TEST(ThreadPool, CallerRunsShareZero) {
   ThreadPool pool(2);
   const std::thread::id caller = std::this_thread::get_id();
-  std::thread::id seen[2];
-  pool.Run([&](int thread_index, int) { seen[thread_index] = std::this_thread::get_id(); });
-  EXPECT_EQ(seen[0], caller);
-  EXPECT_NE(seen[1], caller);
+  for (int rep = 0; rep < 100; ++rep) {
+    std::thread::id seen[2];
+    pool.Run([&](int thread_index, int) { seen[thread_index] = std::this_thread::get_id(); });
+    ASSERT_EQ(seen[0], caller);
+    ASSERT_NE(seen[1], std::thread::id());  // share 1 ran (on a worker or, if late, the caller)
+  }
+}
+
+TEST(ThreadPool, WorkersDoRunShares) {
+  // Share 1 waits for share 0 to finish first, so the caller cannot take it over: it must be run
+  // by the worker (the caller is busy in share 0 until the worker has started share 1).
+  ThreadPool pool(2);
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<bool> worker_started{false};
+  std::thread::id share1_thread;
+  pool.Run([&](int thread_index, int) {
+    if (thread_index == 0) {
+      while (!worker_started.load()) std::this_thread::yield();
+    } else {
+      worker_started.store(true);
+      share1_thread = std::this_thread::get_id();
+    }
+  });
+  EXPECT_NE(share1_thread, caller);
 }
 
 TEST(ThreadPool, ResultsIdenticalForOneAndTwoThreads) {
