@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include "kernels/f16.h"
 
@@ -32,7 +33,7 @@ size_t KvRowBytes(KvType type, int head_dim) {
     case KvType::kF32: return n * 4;
     case KvType::kF16: return n * 2;
     case KvType::kQ8: return 4 + n;
-    case KvType::kQ4: return (n / kQ4Group) * (4 + kQ4Group / 2);
+    case KvType::kQ4: return (n / kQ4Group) * kQ4GroupBytes;
   }
   return 0;
 }
@@ -47,6 +48,14 @@ float AbsMax(const float* x, int n) {
 
 int8_t RoundClamp(float v, float lo, float hi) {
   return static_cast<int8_t>(std::lround(std::fmin(std::fmax(v, lo), hi)));
+}
+
+// A q4 group starts with its f16 scale and f16 minimum.
+std::pair<float, float> Q4Params(const uint8_t* group) {
+  uint16_t scale_bits, min_bits;
+  std::memcpy(&scale_bits, group, 2);
+  std::memcpy(&min_bits, group + 2, 2);
+  return {kernels::F16ToF32(scale_bits), kernels::F16ToF32(min_bits)};
 }
 
 }  // namespace
@@ -72,15 +81,23 @@ void KvStoreRow(KvType type, const float* x, int head_dim, uint8_t* row) {
     case KvType::kQ4: {
       for (int g = 0; g < head_dim / kQ4Group; ++g) {
         const float* xg = x + g * kQ4Group;
-        uint8_t* out = row + static_cast<size_t>(g) * (4 + kQ4Group / 2);
-        const float scale = AbsMax(xg, kQ4Group) / 7.0f;
+        uint8_t* out = row + static_cast<size_t>(g) * kQ4GroupBytes;
+        // Asymmetric: 16 levels spread over [min, max] of the group, not [-absmax, absmax].
+        float lo = xg[0], hi = xg[0];
+        for (int i = 1; i < kQ4Group; ++i) {
+          lo = std::min(lo, xg[i]);
+          hi = std::max(hi, xg[i]);
+        }
+        const uint16_t min_bits = kernels::F32ToF16(lo), scale_bits = kernels::F32ToF16((hi - lo) / 15.0f);
+        const float min_value = kernels::F16ToF32(min_bits), scale = kernels::F16ToF32(scale_bits);
         const float inv = scale > 0 ? 1.0f / scale : 0.0f;
-        std::memcpy(out, &scale, 4);
+        std::memcpy(out, &scale_bits, 2);
+        std::memcpy(out + 2, &min_bits, 2);
         for (int i = 0; i < kQ4Group / 2; ++i) {
-          // Nibble pairs: value i in the low nibble, value i + 16 in the high one.
-          const int lo = RoundClamp(xg[i] * inv, -7, 7) + 8;
-          const int hi = RoundClamp(xg[i + kQ4Group / 2] * inv, -7, 7) + 8;
-          out[4 + i] = static_cast<uint8_t>(lo | hi << 4);
+          // Nibble pairs: value i in the low nibble, value i + 8 in the high one.
+          const int a = RoundClamp((xg[i] - min_value) * inv, 0, 15);
+          const int b = RoundClamp((xg[i + kQ4Group / 2] - min_value) * inv, 0, 15);
+          out[4 + i] = static_cast<uint8_t>(a | b << 4);
         }
       }
       return;
@@ -110,16 +127,16 @@ float KvDotRow(KvType type, const uint8_t* row, const float* q, int head_dim) {
     }
     case KvType::kQ4: {
       for (int g = 0; g < head_dim / kQ4Group; ++g) {
-        const uint8_t* in = row + static_cast<size_t>(g) * (4 + kQ4Group / 2);
-        float scale;
-        std::memcpy(&scale, in, 4);
+        const uint8_t* in = row + static_cast<size_t>(g) * kQ4GroupBytes;
+        const auto [scale, min_value] = Q4Params(in);
         const float* qg = q + g * kQ4Group;
-        float part = 0.0f;
+        float part = 0.0f, q_sum = 0.0f;
         for (int i = 0; i < kQ4Group / 2; ++i) {
-          part += qg[i] * static_cast<float>((in[4 + i] & 15) - 8);
-          part += qg[i + kQ4Group / 2] * static_cast<float>((in[4 + i] >> 4) - 8);
+          part += qg[i] * static_cast<float>(in[4 + i] & 15);
+          part += qg[i + kQ4Group / 2] * static_cast<float>(in[4 + i] >> 4);
+          q_sum += qg[i] + qg[i + kQ4Group / 2];
         }
-        sum += part * scale;
+        sum += part * scale + q_sum * min_value;
       }
       return sum;
     }
@@ -149,14 +166,13 @@ void KvAccumulateRow(KvType type, const uint8_t* row, float weight, float* out, 
     }
     case KvType::kQ4: {
       for (int g = 0; g < head_dim / kQ4Group; ++g) {
-        const uint8_t* in = row + static_cast<size_t>(g) * (4 + kQ4Group / 2);
-        float scale;
-        std::memcpy(&scale, in, 4);
-        const float w = weight * scale;
+        const uint8_t* in = row + static_cast<size_t>(g) * kQ4GroupBytes;
+        const auto [scale, min_value] = Q4Params(in);
+        const float w = weight * scale, offset = weight * min_value;
         float* og = out + g * kQ4Group;
         for (int i = 0; i < kQ4Group / 2; ++i) {
-          og[i] += w * static_cast<float>((in[4 + i] & 15) - 8);
-          og[i + kQ4Group / 2] += w * static_cast<float>((in[4 + i] >> 4) - 8);
+          og[i] += w * static_cast<float>(in[4 + i] & 15) + offset;
+          og[i + kQ4Group / 2] += w * static_cast<float>(in[4 + i] >> 4) + offset;
         }
       }
       return;

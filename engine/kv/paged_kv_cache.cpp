@@ -22,7 +22,7 @@ PagedKvCache::PagedKvCache(const KvShape& shape, KvType type, int block_size, in
       tables_(static_cast<size_t>(n_slots)),
       hashes_(static_cast<size_t>(n_slots)) {
   if (type == KvType::kQ4 && shape.head_dim % kQ4Group != 0) {
-    throw std::invalid_argument("q4 KV cache needs head_dim to be a multiple of 32");
+    throw std::invalid_argument("q4 KV cache needs head_dim to be a multiple of 16");
   }
 }
 

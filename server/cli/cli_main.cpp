@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add(ts::cli::AddSynthCommand);
   add(ts::cli::AddPerplexityCommand);
   add(ts::cli::AddBenchCommand);
+  add(ts::cli::AddKvEvalCommand);
 
   CLI11_PARSE(app, argc, argv);
   try {

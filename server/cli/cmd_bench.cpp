@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "engine/kv/dense_kv_cache.h"
+#include "engine/kv/paged_kv_cache.h"
 #include "engine/model/forward.h"
 #include "engine/model/model.h"
 #include "kernels/cpu.h"
@@ -31,6 +31,8 @@ struct BenchOptions {
   int repeats = 3;
   bool json = false;
   std::string head = "auto";
+  std::string kv_type = "q8";
+  std::string depths = "";
 };
 
 std::vector<int> ParseList(const std::string& text) {
@@ -54,45 +56,66 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 
 class Bench {
  public:
-  Bench(const model::Model& m, int n_threads, int max_batch)
-      : m_(m), pool_(n_threads), pass_(m.config, m.weights, &pool_, max_batch) {}
+  Bench(const model::Model& m, int n_threads, int max_batch, kv::KvType kv_type)
+      : m_(m), kv_type_(kv_type), pool_(n_threads), pass_(m.config, m.weights, &pool_, max_batch) {}
 
   kernels::ThreadPool& pool() { return pool_; }
 
   // Returns tokens/s of prefilling n_prompt tokens in one batch (one sequence).
   double PromptRun(int n_prompt) {
-    kv::DenseKvCache cache(m_.config.n_layers, m_.config.n_kv_heads, m_.config.head_dim, m_.config.n_heads, 1,
-                           n_prompt);
+    auto cache = Cache(1, n_prompt);
     std::vector<model::BatchToken> batch;
     for (int i = 0; i < n_prompt; ++i) batch.push_back({Token(i), i, 0, i + 1 == n_prompt});
     const auto start = std::chrono::steady_clock::now();
-    pass_.Run(batch, cache);
+    pass_.Run(batch, *cache);
     return n_prompt / Seconds(start);
   }
 
-  // Returns total tokens/s of n_seqs sequences each decoding n_gen tokens, one step per token.
-  double DecodeRun(int n_seqs, int n_gen) {
-    constexpr int kPrefix = 8;  // a short prompt so attention is not empty
-    kv::DenseKvCache cache(m_.config.n_layers, m_.config.n_kv_heads, m_.config.head_dim, m_.config.n_heads, n_seqs,
-                           kPrefix + n_gen);
-    std::vector<model::BatchToken> batch;
+  // Returns total tokens/s of n_seqs sequences each decoding n_gen tokens, one step per token,
+  // after `depth` positions of context. Deep contexts are filled with random K/V rows instead
+  // of a real prefill: decode cost depends on how many rows attention reads, not their values.
+  double DecodeRun(int n_seqs, int n_gen, int depth = 8) {
+    auto cache = Cache(n_seqs, depth + n_gen);
+    const auto& c = m_.config;
+    std::vector<float> k(static_cast<size_t>(c.kv_dim())), v(k.size());
+    uint32_t state = 12345;
     for (int s = 0; s < n_seqs; ++s) {
-      for (int i = 0; i < kPrefix; ++i) batch.push_back({Token(i + s), i, s, false});
+      for (int layer = 0; layer < c.n_layers; ++layer) {
+        for (int p = 0; p < depth; ++p) {
+          for (size_t i = 0; i < k.size(); ++i) {
+            state = state * 1664525u + 1013904223u;
+            k[i] = static_cast<float>(static_cast<int32_t>(state >> 8) % 2000) * 1e-3f - 1.0f;
+            v[i] = -k[i];
+          }
+          cache->Write(layer, s, p, k.data(), v.data());
+        }
+      }
     }
-    pass_.Run(batch, cache);
+    std::vector<model::BatchToken> batch;
     const auto start = std::chrono::steady_clock::now();
     for (int step = 0; step < n_gen; ++step) {
       batch.clear();
-      for (int s = 0; s < n_seqs; ++s) batch.push_back({Token(step * 7 + s), kPrefix + step, s, true});
-      pass_.Run(batch, cache);
+      for (int s = 0; s < n_seqs; ++s) batch.push_back({Token(step * 7 + s), depth + step, s, true});
+      pass_.Run(batch, *cache);
     }
     return static_cast<double>(n_seqs) * n_gen / Seconds(start);
   }
 
  private:
+  std::unique_ptr<kv::PagedKvCache> Cache(int n_seqs, int n_ctx) {
+    const auto& c = m_.config;
+    constexpr int kBlock = 16;
+    const int blocks_per_seq = (n_ctx + kBlock - 1) / kBlock;
+    auto cache = std::make_unique<kv::PagedKvCache>(kv::KvShape{c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim},
+                                                    kv_type_, kBlock, blocks_per_seq * n_seqs, n_seqs, n_ctx);
+    for (int s = 0; s < n_seqs; ++s) cache->Reserve(s, n_ctx);
+    return cache;
+  }
+
   int32_t Token(int i) const { return static_cast<int32_t>((i * 7919 + 13) % m_.config.n_vocab); }
 
   const model::Model& m_;
+  kv::KvType kv_type_;
   kernels::ThreadPool pool_;
   model::ForwardPass pass_;
 };
@@ -103,6 +126,8 @@ int RunBench(const BenchOptions& opt) {
   const auto& c = model->config;
   const std::vector<int> threads = opt.threads.empty() ? std::vector<int>{kernels::DefaultThreadCount()} : ParseList(opt.threads);
   const std::vector<int> batches = opt.batches.empty() ? std::vector<int>{} : ParseList(opt.batches);
+  const std::vector<int> depths = opt.depths.empty() ? std::vector<int>{} : ParseList(opt.depths);
+  const kv::KvType kv_type = kv::ParseKvType(opt.kv_type);
 
   // Work per token: every ternary weight once; the head once per generated token.
   double macs_per_token = 0;
@@ -124,7 +149,7 @@ int RunBench(const BenchOptions& opt) {
   for (int b : batches) max_batch = std::max(max_batch, b);
 
   for (int n_threads : threads) {
-    Bench bench(*model, n_threads, max_batch);
+    Bench bench(*model, n_threads, max_batch, kv_type);
     const double bandwidth = MeasureReadBandwidth(bench.pool());
     spdlog::info("{} threads: read bandwidth {:.1f} GB/s, core clock {:.2f} GHz, {:.0f} MB read per generated token",
                  n_threads, bandwidth / 1e9, cpu_hz / 1e9, bytes_per_token / 1e6);
@@ -168,13 +193,21 @@ int RunBench(const BenchOptions& opt) {
       for (int r = 0; r < opt.repeats; ++r) runs.push_back(bench.DecodeRun(b, std::max(opt.n_gen / 2, 8)));
       record("tg-batch" + std::to_string(b), Summarize(runs), 0, 0);
     }
+    for (int d : depths) {
+      std::vector<double> runs;
+      const int n = std::max(opt.n_gen / 4, 8);
+      for (int r = 0; r < opt.repeats; ++r) runs.push_back(bench.DecodeRun(1, n, d));
+      record("tg" + std::to_string(n) + "@d" + std::to_string(d), Summarize(runs), 0, 0);
+    }
   }
   if (opt.json) {
     nlohmann::json out = {{"model", c.name}, {"head", kernels::HeadTypeName(model->weights.head().type)},
+                          {"kv_type", kv::KvTypeName(kv_type)},
                           {"isa", kernels::IsaName(kernels::ActiveIsa())}, {"results", results}};
     std::cout << out.dump() << "\n";
   } else {
-    std::cout << "model: " << c.name << ", head " << kernels::HeadTypeName(model->weights.head().type) << ", kernels "
+    std::cout << "model: " << c.name << ", head " << kernels::HeadTypeName(model->weights.head().type) << ", kv "
+              << kv::KvTypeName(kv_type) << ", kernels "
               << kernels::IsaName(kernels::ActiveIsa()) << "\n"
               << table.str();
   }
@@ -193,6 +226,8 @@ CommandFn AddBenchCommand(CLI::App& app) {
   cmd->add_option("-b,--batch", opt->batches, "Batched decode: sequences per step, comma-separated (e.g. 1,4,8,16)");
   cmd->add_option("-r,--repeats", opt->repeats, "Repeats per test (median reported)")->check(CLI::Range(1, 100));
   cmd->add_option("--head", opt->head, "Output head storage: auto, f32, f16, q8");
+  cmd->add_option("--kv-type", opt->kv_type, "KV cache storage: f32, f16, q8, q4")->check(CLI::IsMember({"f32", "f16", "q8", "q4"}));
+  cmd->add_option("-d,--depth", opt->depths, "Decode at these context depths, comma-separated (e.g. 512,2048,4096)");
   cmd->add_flag("--json", opt->json, "Print one JSON line instead of the table");
   return [opt] { return RunBench(*opt); };
 }

@@ -20,6 +20,7 @@ CommandFn AddLogitsCommand(CLI::App& app);
 CommandFn AddSynthCommand(CLI::App& app);
 CommandFn AddPerplexityCommand(CLI::App& app);
 CommandFn AddBenchCommand(CLI::App& app);
+CommandFn AddKvEvalCommand(CLI::App& app);
 
 // The model used when no -m/--model is given (the built-in trained model).
 std::string DefaultModelPath();
