@@ -101,6 +101,8 @@ void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int ld_q, in
   }
 }
 
+constexpr int kMaxTile = 6;
+
 template <int T>
 void GemmBlocks(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
                 const int8_t* q, int ld_q, int32_t* dots, int ld_dots) {
@@ -113,20 +115,26 @@ void GemmBlocks(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_
 
 void TernaryDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
                  const int8_t* q, int ld_q, int n_tok, int32_t* dots, int ld_dots) {
-  switch (n_tok) {
-    case 1:
-      for (int b = 0; b < n_blocks; ++b) {
-        BlockGemv(blocks + b * block_stride, n_chunks, q, dots + b * kRowBlock);
-      }
-      return;
-    case 2: return GemmBlocks<2>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 3: return GemmBlocks<3>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 4: return GemmBlocks<4>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 5: return GemmBlocks<5>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 6: return GemmBlocks<6>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 7: return GemmBlocks<7>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 8: return GemmBlocks<8>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    default: return;  // n_tok is 1..kMaxTokenTile by contract
+  if (n_tok == 1) {
+    for (int b = 0; b < n_blocks; ++b) {
+      BlockGemv(blocks + b * block_stride, n_chunks, q, dots + b * kRowBlock);
+    }
+    return;
+  }
+  for (int t0 = 0; t0 < n_tok; t0 += kMaxTile) {
+    const int tile = n_tok - t0 < kMaxTile ? n_tok - t0 : kMaxTile;
+    const int8_t* qt = q + static_cast<size_t>(t0) * ld_q;
+    int32_t* dt = dots + t0 * ld_dots;
+    switch (tile) {
+      case 1: GemmBlocks<1>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
+      case 2: GemmBlocks<2>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
+      case 3: GemmBlocks<3>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
+      case 4: GemmBlocks<4>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
+      case 5: GemmBlocks<5>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
+      case 6: GemmBlocks<6>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
+      case 7: GemmBlocks<7>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
+      default: GemmBlocks<8>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
+    }
   }
 }
 
