@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+// Load generator for a running ternserve: N concurrent streaming chat clients (plain
+// fetch + SSE parsing, no dependencies). Bounded by a request count and a time limit per
+// level; loopback servers only. Reports requests/s, aggregate generated tokens/s, and
+// time-to-first-token / inter-token latency p50 and p99 per concurrency level.
+//
+//   node scripts/loadgen.mjs --url http://127.0.0.1:8080 --concurrency 1,4,8,16 \
+//        --requests 32 --max-tokens 64 [--duration 60] [--api-key K] [--json]
+import { parseArgs } from 'node:util';
+
+const { values: args } = parseArgs({
+  options: {
+    url: { type: 'string', default: 'http://127.0.0.1:8080' },
+    concurrency: { type: 'string', default: '1,4,8,16' },
+    requests: { type: 'string', default: '32' },      // per level
+    duration: { type: 'string', default: '120' },     // seconds, per level
+    'max-tokens': { type: 'string', default: '64' },
+    prompt: { type: 'string', default: 'Write a long story about a lighthouse keeper.' },
+    'api-key': { type: 'string', default: process.env.TERNSERVE_API_KEY ?? '' },
+    model: { type: 'string', default: '' },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+const base = new URL(args.url);
+if (!['127.0.0.1', 'localhost', '[::1]', '::1'].includes(base.hostname)) {
+  console.error(`loadgen: refusing non-loopback host ${base.hostname}`);
+  process.exit(2);
+}
+const levels = args.concurrency.split(',').map(Number).filter((n) => n > 0);
+const maxRequests = Number(args.requests);
+const durationMs = Number(args.duration) * 1000;
+const maxTokens = Number(args['max-tokens']);
+const headers = { 'Content-Type': 'application/json' };
+if (args['api-key']) headers.Authorization = `Bearer ${args['api-key']}`;
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+// One streaming request; returns {ok, ttftMs, itlMs[], tokens}.
+async function oneRequest(seed) {
+  const body = {
+    model: args.model || undefined,
+    messages: [{ role: 'user', content: args.prompt }],
+    max_tokens: maxTokens,
+    temperature: 0.8,
+    seed,
+    ignore_eos: true, // fixed-length outputs make runs comparable
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  const start = performance.now();
+  const res = await fetch(new URL('/v1/chat/completions', base), {
+    method: 'POST',
+    headers,
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 200) {
+    await res.text();
+    return { ok: false, status: res.status };
+  }
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let ttftMs = null;
+  let last = null;
+  const itlMs = [];
+  let tokens = 0;
+  let pieces = 0;
+  for await (const bytes of res.body) {
+    buffer += decoder.decode(bytes, { stream: true });
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      if (!event.startsWith('data: ')) continue;
+      const data = event.slice(6);
+      if (data === '[DONE]') continue;
+      const chunk = JSON.parse(data);
+      if (chunk.usage) tokens = chunk.usage.completion_tokens;
+      const content = chunk.choices?.[0]?.delta?.content;
+      if (content) {
+        const now = performance.now();
+        if (ttftMs === null) ttftMs = now - start;
+        else itlMs.push(now - last);
+        last = now;
+        pieces++;
+      }
+    }
+  }
+  return { ok: true, ttftMs, itlMs, tokens: tokens || pieces };
+}
+
+async function runLevel(concurrency) {
+  const deadline = performance.now() + durationMs;
+  let issued = 0;
+  const results = [];
+  const start = performance.now();
+  async function worker() {
+    while (issued < maxRequests && performance.now() < deadline) {
+      const seed = issued++;
+      try {
+        results.push(await oneRequest(seed));
+      } catch (e) {
+        results.push({ ok: false, error: String(e) });
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - start) / 1000;
+  const ok = results.filter((r) => r.ok);
+  const ttft = ok.map((r) => r.ttftMs).filter((x) => x !== null).sort((a, b) => a - b);
+  const itl = ok.flatMap((r) => r.itlMs).sort((a, b) => a - b);
+  const tokens = ok.reduce((s, r) => s + r.tokens, 0);
+  return {
+    concurrency,
+    requests: results.length,
+    errors: results.length - ok.length,
+    seconds: +seconds.toFixed(2),
+    requests_per_s: +(ok.length / seconds).toFixed(3),
+    generated_tokens_per_s: +(tokens / seconds).toFixed(1),
+    ttft_ms_p50: +percentile(ttft, 50).toFixed(1),
+    ttft_ms_p99: +percentile(ttft, 99).toFixed(1),
+    itl_ms_p50: +percentile(itl, 50).toFixed(2),
+    itl_ms_p99: +percentile(itl, 99).toFixed(2),
+  };
+}
+
+const health = await fetch(new URL('/health', base)).catch(() => null);
+if (!health || health.status !== 200) {
+  console.error(`loadgen: ${base.origin}/health is not 200`);
+  process.exit(1);
+}
+const rows = [];
+for (const c of levels) {
+  const row = await runLevel(c);
+  rows.push(row);
+  if (!args.json) {
+    console.log(
+      `c=${String(c).padStart(3)}  req=${row.requests} err=${row.errors}  ${row.requests_per_s} req/s  ` +
+        `${row.generated_tokens_per_s} tok/s  TTFT p50 ${row.ttft_ms_p50} ms p99 ${row.ttft_ms_p99} ms  ` +
+        `ITL p50 ${row.itl_ms_p50} ms p99 ${row.itl_ms_p99} ms`,
+    );
+  }
+}
+if (args.json) console.log(JSON.stringify({ max_tokens: maxTokens, levels: rows }, null, 2));
