@@ -20,7 +20,9 @@ struct FakeEnv {
 };
 
 std::string WriteConfig(const std::string& text) {
-  const std::string path = ::testing::TempDir() + "/ternserve-options-test.json";
+  // One file per test: ctest runs the cases of this binary in parallel processes.
+  const std::string path = ::testing::TempDir() + "/ternserve-options-" +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".json";
   std::ofstream(path) << text;
   return path;
 }
