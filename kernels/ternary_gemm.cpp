@@ -115,10 +115,21 @@ void TernaryGemmF32(const TernaryMatrix& w, const float* x, int n_tokens, int ld
   if (ld_x < w.n_cols || (n_tokens > 1 && ld_y < w.n_rows)) {
     throw std::invalid_argument("TernaryGemmF32: bad strides");
   }
+  const int n_chunks = w.n_cols_padded() / kChunkCols;
   auto run_rows = [&](int row_begin, int row_end) {
-    std::vector<float> row(static_cast<size_t>(w.n_cols));
+    std::vector<float> row(static_cast<size_t>(n_chunks) * kChunkCols);
     for (int r = row_begin; r < row_end; ++r) {
-      for (int c = 0; c < w.n_cols; ++c) row[c] = static_cast<float>(TernaryAt(w, r, c));
+      // Unpack the row's codes chunk by chunk (see ternary_layout.h) to -1 / 0 / +1.
+      for (int c = 0; c < n_chunks; ++c) {
+        const size_t word = (static_cast<size_t>(r / kRowBlock) * n_chunks + c) * kRowBlock + r % kRowBlock;
+        const uint8_t* bytes = w.packed.data() + word * kChunkBytes;
+        for (int j = 0; j < kChunkBytes; ++j) {
+          for (int k = 0; k < 4; ++k) {
+            row[static_cast<size_t>(c) * kChunkCols + k * kChunkBytes + j] =
+                static_cast<float>(((bytes[j] >> (2 * k)) & 3) - 1);
+          }
+        }
+      }
       const float factor = w.row_scale.empty() ? w.scale : w.scale * w.row_scale[r];
       for (int t = 0; t < n_tokens; ++t) {
         const float* xt = x + static_cast<size_t>(t) * ld_x;
