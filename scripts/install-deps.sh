@@ -10,12 +10,13 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
-runtime_pkgs=(libpcre2-8-0 libspdlog1.10 libfmt9 ca-certificates curl)
+# runtime_pkgs: the packages of every library `ldd ternserve` lists (scripts/docker-build.sh checks).
+runtime_pkgs=(libc6 libgcc-s1 libstdc++6 libcpp-httplib0.11 libssl3 zlib1g libbrotli1 libpcre2-8-0 libspdlog1.10 libfmt9 ca-certificates curl)
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libpcre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-numpy
+  python3 python3-numpy python3-yaml
   nodejs npm
   curl ca-certificates
 )
