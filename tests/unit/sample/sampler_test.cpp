@@ -1,0 +1,112 @@
+// Sampler: each logits processor and selection rule on hand-made logits.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include "engine/sample/sampler.h"
+
+namespace ts::sample {
+namespace {
+
+std::map<int32_t, int> Histogram(const SamplingParams& params, const std::vector<float>& logits, int draws) {
+  Sampler s(params, static_cast<int>(logits.size()));
+  std::map<int32_t, int> counts;
+  for (int i = 0; i < draws; ++i) ++counts[s.Sample(logits, {}, {}).id];
+  return counts;
+}
+
+TEST(Sampler, GreedyPicksTheMaxAndLowestIdOnTies) {
+  SamplingParams p;
+  p.temperature = 0;
+  Sampler s(p, 4);
+  EXPECT_EQ(s.Sample(std::vector<float>{1, 5, 2, 5}, {}, {}).id, 1);
+}
+
+TEST(Sampler, LogprobsAreOfTheRawDistribution) {
+  SamplingParams p;
+  p.temperature = 0;
+  p.n_top_logprobs = 2;
+  p.logit_bias = {{0, 100.0f}};  // changes the choice, not the reported distribution
+  Sampler s(p, 3);
+  const auto t = s.Sample(std::vector<float>{0, std::log(3.0f), 0}, {}, {});
+  EXPECT_EQ(t.id, 0);
+  EXPECT_NEAR(t.logprob, std::log(0.2), 1e-5);
+  ASSERT_EQ(t.top.size(), 2u);
+  EXPECT_EQ(t.top[0].id, 1);
+  EXPECT_NEAR(t.top[0].logprob, std::log(0.6), 1e-5);
+}
+
+TEST(Sampler, TemperatureSamplingFollowsTheDistribution) {
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.seed = 3;
+  const auto counts = Histogram(p, {0, std::log(3.0f)}, 8000);
+  EXPECT_NEAR(counts.at(1) / 8000.0, 0.75, 0.03);
+}
+
+TEST(Sampler, TopKTopPMinPRestrictTheCandidates) {
+  const std::vector<float> logits = {std::log(0.5f), std::log(0.3f), std::log(0.15f), std::log(0.05f)};
+  SamplingParams p;
+  p.seed = 1;
+  p.top_k = 2;
+  auto counts = Histogram(p, logits, 2000);
+  EXPECT_EQ(counts.count(2) + counts.count(3), 0u);
+  EXPECT_NEAR(counts.at(0) / 2000.0, 0.625, 0.05);
+  p.top_k = 0;
+  p.top_p = 0.75f;  // 0.5 alone is short of it; 0.5 + 0.3 reaches it
+  counts = Histogram(p, logits, 2000);
+  EXPECT_EQ(counts.count(2) + counts.count(3), 0u);
+  p.top_p = 1.0f;
+  p.min_p = 0.25f;  // keeps p >= 0.125
+  counts = Histogram(p, logits, 2000);
+  EXPECT_EQ(counts.count(3), 0u);
+  EXPECT_GT(counts.count(2), 0u);
+}
+
+TEST(Sampler, PenaltiesAndBias) {
+  SamplingParams p;
+  p.temperature = 0;
+  p.repetition_penalty = 2.0f;  // 4 -> 2 for a seen token
+  Sampler rep(p, 3);
+  EXPECT_EQ(rep.Sample(std::vector<float>{4, 3, 0}, std::vector<int32_t>{0}, {}).id, 1);
+  p = SamplingParams{};
+  p.temperature = 0;
+  p.frequency_penalty = 0.6f;  // two occurrences: 4 - 1.2 < 3
+  Sampler freq(p, 3);
+  EXPECT_EQ(freq.Sample(std::vector<float>{4, 3, 0}, {}, std::vector<int32_t>{0, 0}).id, 1);
+  EXPECT_EQ(freq.Sample(std::vector<float>{4, 3, 0}, {}, std::vector<int32_t>{0}).id, 0);
+  p = SamplingParams{};
+  p.temperature = 0;
+  p.presence_penalty = 1.5f;
+  Sampler pres(p, 3);
+  EXPECT_EQ(pres.Sample(std::vector<float>{4, 3, 0}, {}, std::vector<int32_t>{0}).id, 1);
+  p = SamplingParams{};
+  p.temperature = 0;
+  p.logit_bias = {{2, 10.0f}, {99, 5.0f}};  // an out-of-range id is ignored
+  Sampler bias(p, 3);
+  EXPECT_EQ(bias.Sample(std::vector<float>{4, 3, 0}, {}, {}).id, 2);
+}
+
+TEST(Sampler, SeedMakesSamplingReproducible) {
+  std::vector<float> logits(50);
+  for (size_t i = 0; i < logits.size(); ++i) logits[i] = static_cast<float>(std::sin(static_cast<double>(i) * 1.3));
+  auto run = [&](uint64_t seed) {
+    SamplingParams p;
+    p.seed = seed;
+    Sampler s(p, 50);
+    std::vector<int32_t> ids;
+    for (int i = 0; i < 30; ++i) ids.push_back(s.Sample(logits, {}, {}).id);
+    return ids;
+  };
+  EXPECT_EQ(run(42), run(42));
+  EXPECT_NE(run(42), run(43));
+}
+
+TEST(Sampler, RejectsWrongLogitsSize) {
+  Sampler s(SamplingParams{}, 3);
+  EXPECT_THROW(s.Sample(std::vector<float>{1, 2}, {}, {}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace ts::sample
