@@ -7,7 +7,8 @@
 #   - options from TERNSERVE_* + the shipped config file (config/ternserve.json),
 #   - /health answers 503 (loading) or 200, then 200 within the deadline,
 #   - one completion, one streamed completion (SSE ends with [DONE]), auth (401 without key),
-#   - SIGTERM drains and exits 0 within the shutdown timeout; when this machine allows a
+#   - SIGTERM drains (a stream running at SIGTERM completes) and exits 0 within the
+#     shutdown timeout; when this machine allows a
 #     PID namespace, the server runs as PID 1 there, as in a container.
 #
 #   scripts/docker-smoke.sh BIN_DIR MODEL_GGUF
@@ -158,7 +159,16 @@ grep -q '^data: {' "$tmp/stream.txt" || fail "stream has no data chunks"
 [[ "$(grep -v '^$' "$tmp/stream.txt" | tail -n1)" == "data: [DONE]" ]] || fail "stream does not end with [DONE]"
 step "streamed completion: $(grep -c '^data: {' "$tmp/stream.txt") chunks + [DONE]"
 
-# --- graceful stop ---------------------------------------------------------------
+# --- graceful stop: SIGTERM while a stream runs; the stream must still complete --------
+# Long enough to be running at SIGTERM, short enough to finish inside the 5 s drain.
+body='{"model":"x","prompt":"In the beginning","max_tokens":64,"ignore_eos":true,"stream":true}'
+curl -s -N --max-time 60 -H "Authorization: Bearer $api_key" -H 'Content-Type: application/json' \
+  -d "$body" -o "$tmp/drain.txt" "$base/v1/completions" &
+drain_curl=$!
+for _ in $(seq 100); do
+  grep -q '^data: {' "$tmp/drain.txt" 2>/dev/null && break
+  sleep 0.05
+done
 kill -TERM "$server_pid"
 stop_start=$SECONDS
 while kill -0 "$server_pid" 2>/dev/null; do
@@ -174,5 +184,10 @@ fi
 server_pid="" launcher_pid=""
 ((status == 0)) || fail "exit status $status after SIGTERM"
 grep -q 'stopped' "$tmp/server.log" || fail "no 'stopped' in the log"
+wait "$drain_curl" || fail "the stream running at SIGTERM failed (curl status $?)"
+[[ "$(grep -v '^$' "$tmp/drain.txt" | tail -n1)" == "data: [DONE]" ]] || fail "the stream running at SIGTERM was cut off"
+grep -q '"finish_reason":"length"' "$tmp/drain.txt" ||
+  fail "the stream running at SIGTERM did not finish normally: $(grep finish_reason "$tmp/drain.txt" | grep -v null | tail -n1)"
+step "stream in flight at SIGTERM completed ($(grep -c '^data: {' "$tmp/drain.txt") chunks + [DONE])"
 step "SIGTERM: drained and exited 0 in $((SECONDS - stop_start))s"
 echo "smoke: PASS"
