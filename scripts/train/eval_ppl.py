@@ -30,10 +30,6 @@ def main():
     model = BitNetLM(cfg, ternary=not args.full_precision)
     st = SafeTensors(args.checkpoint)
     hf = model.hf_state_dict()
-    params = dict(model.named_parameters())
-    name_of = {}
-    for n, p in params.items():
-        name_of[id(p)] = n
     with torch.no_grad():
         lookup = {"model.embed_tokens.weight": model.embed_tokens.weight, "model.norm.weight": model.norm.weight}
         for i, L in enumerate(model.layers):
