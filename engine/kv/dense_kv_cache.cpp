@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "kernels/softmax.h"
+#include "kernels/vector_ops.h"
 
 namespace ts::kv {
 
@@ -40,25 +41,19 @@ void DenseKvCache::Attend(int layer, int slot, int n_pos, const float* q, int he
   const int kv_dim = n_kv_heads_ * head_dim_;
   const int group = n_heads_ / n_kv_heads_;
   const float inv_sqrt_d = 1.0f / std::sqrt(static_cast<float>(head_dim_));
+  const kernels::VectorOps& ops = kernels::ActiveVectorOps();
   for (int h = head_begin; h < head_end; ++h) {
     const float* qh = q + h * head_dim_;
     const int kvh = h / group;
     const float* k = keys_.data() + base + kvh * head_dim_;
     const float* v = values_.data() + base + kvh * head_dim_;
     for (int p = 0; p < n_pos; ++p) {
-      const float* kp = k + static_cast<size_t>(p) * kv_dim;
-      float dot = 0.0f;
-      for (int d = 0; d < head_dim_; ++d) dot += qh[d] * kp[d];
-      scratch[p] = dot * inv_sqrt_d;
+      scratch[p] = ops.dot_f32(k + static_cast<size_t>(p) * kv_dim, qh, head_dim_) * inv_sqrt_d;
     }
     kernels::Softmax(scratch, n_pos);
     float* oh = out + h * head_dim_;
     std::memset(oh, 0, sizeof(float) * head_dim_);
-    for (int p = 0; p < n_pos; ++p) {
-      const float* vp = v + static_cast<size_t>(p) * kv_dim;
-      const float w = scratch[p];
-      for (int d = 0; d < head_dim_; ++d) oh[d] += w * vp[d];
-    }
+    for (int p = 0; p < n_pos; ++p) ops.axpy_f32(v + static_cast<size_t>(p) * kv_dim, scratch[p], oh, head_dim_);
   }
 }
 

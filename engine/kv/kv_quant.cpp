@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "kernels/f16.h"
+#include "kernels/vector_ops.h"
 
 namespace ts::kv {
 
@@ -106,24 +107,17 @@ void KvStoreRow(KvType type, const float* x, int head_dim, uint8_t* row) {
 }
 
 float KvDotRow(KvType type, const uint8_t* row, const float* q, int head_dim) {
+  const kernels::VectorOps& ops = kernels::ActiveVectorOps();
   float sum = 0.0f;
   switch (type) {
-    case KvType::kF32: {
-      const auto* k = reinterpret_cast<const float*>(row);
-      for (int i = 0; i < head_dim; ++i) sum += q[i] * k[i];
-      return sum;
-    }
-    case KvType::kF16: {
-      const auto* k = reinterpret_cast<const uint16_t*>(row);
-      for (int i = 0; i < head_dim; ++i) sum += q[i] * kernels::F16ToF32(k[i]);
-      return sum;
-    }
+    case KvType::kF32:
+      return ops.dot_f32(reinterpret_cast<const float*>(row), q, head_dim);
+    case KvType::kF16:
+      return ops.dot_f16(reinterpret_cast<const uint16_t*>(row), q, head_dim);
     case KvType::kQ8: {
       float scale;
       std::memcpy(&scale, row, 4);
-      const auto* k = reinterpret_cast<const int8_t*>(row + 4);
-      for (int i = 0; i < head_dim; ++i) sum += q[i] * static_cast<float>(k[i]);
-      return sum * scale;
+      return ops.dot_i8(reinterpret_cast<const int8_t*>(row + 4), q, head_dim) * scale;
     }
     case KvType::kQ4: {
       for (int g = 0; g < head_dim / kQ4Group; ++g) {
@@ -145,23 +139,18 @@ float KvDotRow(KvType type, const uint8_t* row, const float* q, int head_dim) {
 }
 
 void KvAccumulateRow(KvType type, const uint8_t* row, float weight, float* out, int head_dim) {
+  const kernels::VectorOps& ops = kernels::ActiveVectorOps();
   switch (type) {
-    case KvType::kF32: {
-      const auto* v = reinterpret_cast<const float*>(row);
-      for (int i = 0; i < head_dim; ++i) out[i] += weight * v[i];
+    case KvType::kF32:
+      ops.axpy_f32(reinterpret_cast<const float*>(row), weight, out, head_dim);
       return;
-    }
-    case KvType::kF16: {
-      const auto* v = reinterpret_cast<const uint16_t*>(row);
-      for (int i = 0; i < head_dim; ++i) out[i] += weight * kernels::F16ToF32(v[i]);
+    case KvType::kF16:
+      ops.axpy_f16(reinterpret_cast<const uint16_t*>(row), weight, out, head_dim);
       return;
-    }
     case KvType::kQ8: {
       float scale;
       std::memcpy(&scale, row, 4);
-      const float w = weight * scale;
-      const auto* v = reinterpret_cast<const int8_t*>(row + 4);
-      for (int i = 0; i < head_dim; ++i) out[i] += w * static_cast<float>(v[i]);
+      ops.axpy_i8(reinterpret_cast<const int8_t*>(row + 4), weight * scale, out, head_dim);
       return;
     }
     case KvType::kQ4: {

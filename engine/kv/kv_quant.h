@@ -1,7 +1,8 @@
 // Storage formats of one KV row (one token, one KV head: head_dim values), and
 // the two operations attention needs on a stored row: dot with a float query,
 // and accumulate weight * row into a float output. Dequantization happens inside
-// these, so the cache is never expanded to full precision.
+// these, so the cache is never expanded to full precision. The f32/f16/q8 inner
+// loops are kernels::VectorOps (scalar reference + AVX2); q4 is scalar.
 //
 //   f32: head_dim floats                            4 B/value
 //   f16: head_dim IEEE halves                       2 B/value

@@ -1,0 +1,64 @@
+#include "kernels/vector_ops.h"
+
+#include "kernels/f16.h"
+
+namespace ts::kernels {
+namespace scalar_ops {
+
+float DotI8(const int8_t* row, const float* x, int n) {
+  float sum = 0.0f;
+  for (int i = 0; i < n; ++i) sum += static_cast<float>(row[i]) * x[i];
+  return sum;
+}
+float DotF16(const uint16_t* row, const float* x, int n) {
+  float sum = 0.0f;
+  for (int i = 0; i < n; ++i) sum += F16ToF32(row[i]) * x[i];
+  return sum;
+}
+float DotF32(const float* row, const float* x, int n) {
+  float sum = 0.0f;
+  for (int i = 0; i < n; ++i) sum += row[i] * x[i];
+  return sum;
+}
+void AxpyI8(const int8_t* row, float a, float* y, int n) {
+  for (int i = 0; i < n; ++i) y[i] += a * static_cast<float>(row[i]);
+}
+void AxpyF16(const uint16_t* row, float a, float* y, int n) {
+  for (int i = 0; i < n; ++i) y[i] += a * F16ToF32(row[i]);
+}
+void AxpyF32(const float* row, float a, float* y, int n) {
+  for (int i = 0; i < n; ++i) y[i] += a * row[i];
+}
+
+}  // namespace scalar_ops
+
+#if defined(TS_KERNELS_X86)
+namespace avx2_ops {
+float DotI8(const int8_t* row, const float* x, int n);
+float DotF16(const uint16_t* row, const float* x, int n);
+float DotF32(const float* row, const float* x, int n);
+void AxpyI8(const int8_t* row, float a, float* y, int n);
+void AxpyF16(const uint16_t* row, float a, float* y, int n);
+void AxpyF32(const float* row, float a, float* y, int n);
+}  // namespace avx2_ops
+#endif
+
+const VectorOps& VectorOpsFor(Isa isa) {
+  static const VectorOps kScalar = {scalar_ops::DotI8, scalar_ops::DotF16, scalar_ops::DotF32,
+                                    scalar_ops::AxpyI8, scalar_ops::AxpyF16, scalar_ops::AxpyF32};
+#if defined(TS_KERNELS_X86)
+  static const VectorOps kAvx2 = {avx2_ops::DotI8, avx2_ops::DotF16, avx2_ops::DotF32,
+                                  avx2_ops::AxpyI8, avx2_ops::AxpyF16, avx2_ops::AxpyF32};
+  if (isa != Isa::kScalar) return kAvx2;
+#else
+  (void)isa;
+#endif
+  return kScalar;
+}
+
+const VectorOps& ActiveVectorOps() {
+  static const VectorOps& ops = VectorOpsFor(ActiveIsa());
+  return ops;
+}
+
+}  // namespace ts::kernels
