@@ -65,17 +65,31 @@ int RunKvEval(const KvEvalOptions& opt) {
       tokens.push_back(static_cast<int32_t>((state >> 8) % static_cast<uint32_t>(c.n_vocab)));
     }
   }
-  const int limit = std::min(opt.n_tokens, c.n_ctx_train);
-  if (static_cast<int>(tokens.size()) > limit) tokens.resize(static_cast<size_t>(limit));
+  if (static_cast<int>(tokens.size()) > opt.n_tokens) tokens.resize(static_cast<size_t>(opt.n_tokens));
+  // Windows of the model's context (a short-context model is evaluated over many windows).
+  const size_t window = static_cast<size_t>(std::min(c.n_ctx_train, 2048));
+  std::vector<std::vector<int32_t>> windows;
+  for (size_t begin = 0; begin + 1 < tokens.size(); begin += window) {
+    windows.emplace_back(tokens.begin() + static_cast<long>(begin),
+                         tokens.begin() + static_cast<long>(std::min(tokens.size(), begin + window)));
+  }
   kernels::ThreadPool pool(kernels::DefaultThreadCount());
-  const std::vector<float> reference = RunWithCache(*model, pool, tokens, kv::KvType::kF32, opt.float_activations);
+  std::vector<float> reference;
+  for (const auto& w : windows) {
+    const auto part = RunWithCache(*model, pool, w, kv::KvType::kF32, opt.float_activations);
+    reference.insert(reference.end(), part.begin(), part.end());
+  }
   const auto n_vocab = static_cast<size_t>(c.n_vocab);
   nlohmann::json results = nlohmann::json::array();
   std::stringstream types(opt.types);
   std::string name;
   while (std::getline(types, name, ',')) {
     const kv::KvType type = kv::ParseKvType(name);
-    const std::vector<float> logits = RunWithCache(*model, pool, tokens, type, opt.float_activations);
+    std::vector<float> logits;
+    for (const auto& w : windows) {
+      const auto part = RunWithCache(*model, pool, w, type, opt.float_activations);
+      logits.insert(logits.end(), part.begin(), part.end());
+    }
     double kl_sum = 0;
     size_t agree = 0;
     for (size_t p = 0; p < tokens.size(); ++p) {
@@ -112,7 +126,7 @@ CommandFn AddKvEvalCommand(CLI::App& app) {
   auto opt = std::make_shared<KvEvalOptions>();
   cmd->add_option("-m,--model", opt->model, "GGUF model (default: built-in model)");
   cmd->add_option("-f,--file", opt->file, "Text to teacher-force (default: pseudo-random token ids)")->check(CLI::ExistingFile);
-  cmd->add_option("--tokens", opt->n_tokens, "Positions to evaluate (capped at the model's context)")->check(CLI::Range(2, 1 << 16));
+  cmd->add_option("--tokens", opt->n_tokens, "Positions to evaluate (in windows of the model's context, at most 2048)")->check(CLI::Range(2, 1 << 16));
   cmd->add_option("--types", opt->types, "KV types to compare, comma-separated");
   cmd->add_flag("--json", opt->json, "Print one JSON line");
   cmd->add_flag("--float-activations", opt->float_activations,
