@@ -14,8 +14,8 @@ class KvCache {
 
   // Causal attention of one query token over positions [0, n_pos) of `slot`, for
   // query heads [head_begin, head_end). q: [n_heads, head_dim]; out: [n_heads, head_dim]
-  // (only the given heads are written). scratch: >= n_pos floats. GQA: query head h
-  // reads kv head h / (n_heads / n_kv_heads).
+  // (only the given heads are written). scratch: >= n_pos * (n_heads / n_kv_heads) floats.
+  // GQA: query head h reads kv head h / (n_heads / n_kv_heads).
   virtual void Attend(int layer, int slot, int n_pos, const float* q, int head_begin, int head_end,
                       float* out, float* scratch) const = 0;
 

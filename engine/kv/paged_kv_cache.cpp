@@ -1,10 +1,12 @@
 #include "engine/kv/paged_kv_cache.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 
 #include "kernels/softmax.h"
+#include "kernels/vector_ops.h"
 
 namespace ts::kv {
 
@@ -21,6 +23,7 @@ PagedKvCache::PagedKvCache(const KvShape& shape, KvType type, int block_size, in
       storage_(new uint8_t[block_bytes_ * static_cast<size_t>(n_blocks)]),
       tables_(static_cast<size_t>(n_slots)),
       hashes_(static_cast<size_t>(n_slots)) {
+  if (shape.head_dim > kMaxHeadDim) throw std::invalid_argument("head_dim above " + std::to_string(kMaxHeadDim));
   if (type == KvType::kQ4 && shape.head_dim % kQ4Group != 0) {
     throw std::invalid_argument("q4 KV cache needs head_dim to be a multiple of 16");
   }
@@ -47,24 +50,33 @@ void PagedKvCache::Write(int layer, int slot, int pos, const float* k, const flo
 void PagedKvCache::Attend(int layer, int slot, int n_pos, const float* q, int head_begin, int head_end, float* out,
                           float* scratch) const {
   const auto& table = tables_.at(static_cast<size_t>(slot));
-  if (n_pos <= 0) return;
+  if (n_pos <= 0 || head_begin >= head_end) return;
   if (static_cast<size_t>((n_pos - 1) / block_size_) >= table.size()) throw std::out_of_range("KV read past the slot");
   const int head_dim = shape_.head_dim;
   const int group = shape_.n_heads / shape_.n_kv_heads;
   const float inv_sqrt_d = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  for (int h = head_begin; h < head_end; ++h) {
-    const float* qh = q + h * head_dim;
-    const int kvh = h / group;
+  const kernels::VectorOps& ops = kernels::ActiveVectorOps();
+  // GQA: the query heads of one KV head are processed together, so each stored row is
+  // dequantized once (into `row`) and used by all of them.
+  float row[kMaxHeadDim];
+  for (int kvh = head_begin / group; kvh * group < head_end; ++kvh) {
+    const int h0 = std::max(head_begin, kvh * group), h1 = std::min(head_end, (kvh + 1) * group);
+    const int n_q = h1 - h0;
     for (int p = 0; p < n_pos; ++p) {
-      const int block = table[static_cast<size_t>(p / block_size_)];
-      scratch[p] = KvDotRow(type_, Row(block, layer, 0, p % block_size_, kvh), qh, head_dim) * inv_sqrt_d;
+      KvLoadRow(type_, Row(table[static_cast<size_t>(p / block_size_)], layer, 0, p % block_size_, kvh), head_dim, row);
+      for (int g = 0; g < n_q; ++g) {
+        scratch[static_cast<size_t>(g) * n_pos + p] = ops.dot_f32(row, q + (h0 + g) * head_dim, head_dim) * inv_sqrt_d;
+      }
     }
-    kernels::Softmax(scratch, n_pos);
-    float* oh = out + h * head_dim;
-    std::memset(oh, 0, sizeof(float) * static_cast<size_t>(head_dim));
+    for (int g = 0; g < n_q; ++g) {
+      kernels::Softmax(scratch + static_cast<size_t>(g) * n_pos, n_pos);
+      std::memset(out + (h0 + g) * head_dim, 0, sizeof(float) * static_cast<size_t>(head_dim));
+    }
     for (int p = 0; p < n_pos; ++p) {
-      const int block = table[static_cast<size_t>(p / block_size_)];
-      KvAccumulateRow(type_, Row(block, layer, 1, p % block_size_, kvh), scratch[p], oh, head_dim);
+      KvLoadRow(type_, Row(table[static_cast<size_t>(p / block_size_)], layer, 1, p % block_size_, kvh), head_dim, row);
+      for (int g = 0; g < n_q; ++g) {
+        ops.axpy_f32(row, scratch[static_cast<size_t>(g) * n_pos + p], out + (h0 + g) * head_dim, head_dim);
+      }
     }
   }
 }

@@ -22,6 +22,8 @@
 
 namespace ts::kv {
 
+inline constexpr int kMaxHeadDim = 512;  // attention's per-row buffer lives on the stack
+
 struct KvShape {
   int n_layers = 0, n_heads = 0, n_kv_heads = 0, head_dim = 0;
 };

@@ -113,7 +113,8 @@ void ForwardPass::Layer(int layer, std::span<const BatchToken> batch, kv::KvCach
 void ForwardPass::Attention(int layer, std::span<const BatchToken> batch, kv::KvCache& kv) {
   const int n_tokens = static_cast<int>(batch.size());
   const int n_threads = pool_ ? pool_->n_threads() : 1;
-  const size_t n_ctx = static_cast<size_t>(kv.n_ctx());
+  // Scores for every query head of one KV head group (see KvCache::Attend).
+  const size_t n_ctx = static_cast<size_t>(kv.n_ctx()) * static_cast<size_t>(c_.n_heads / c_.n_kv_heads);
   if (scores_.size() < static_cast<size_t>(n_threads) * n_ctx) scores_.resize(static_cast<size_t>(n_threads) * n_ctx);
   // Work items are (token, head) pairs so one decoding sequence still uses every core.
   const int n_items = n_tokens * c_.n_heads;

@@ -63,7 +63,7 @@ class ForwardPass {
   std::vector<float> ffn_act_;     // [T, n_ff] act(gate) * up
   std::vector<float> head_in_;     // [T, d_model] final-normed rows that want logits
   std::vector<float> logits_;      // [T, n_vocab]
-  std::vector<float> scores_;      // [n_threads, n_ctx_max] attention scratch, grown on demand
+  std::vector<float> scores_;      // [n_threads, n_ctx * heads per KV head] attention scratch, grown on demand
   kernels::QuantizedActivations quantized_;
 };
 

@@ -66,12 +66,19 @@ TEST(PagedKvCache, AttentionMatchesDenseCache) {
       }
     }
     const auto q = RandomVector(static_cast<size_t>(shape.n_heads * shape.head_dim), rng);
-    std::vector<float> out_paged(q.size()), out_dense(q.size()), scratch(64);
+    std::vector<float> out_paged(q.size()), out_dense(q.size()), scratch(64 * 2);
     paged.Attend(1, 1, kPositions, q.data(), 0, shape.n_heads, out_paged.data(), scratch.data());
     dense.Attend(1, 0, kPositions, q.data(), 0, shape.n_heads, out_dense.data(), scratch.data());
     const float tolerance = type == KvType::kF32 ? 1e-5f : type == KvType::kF16 ? 2e-3f : type == KvType::kQ8 ? 3e-2f : 0.25f;
     for (size_t i = 0; i < q.size(); ++i) {
       ASSERT_NEAR(out_paged[i], out_dense[i], tolerance) << KvTypeName(type) << " element " << i;
+    }
+    // A head range that cuts through a GQA group (threads split work by head) gives the same heads.
+    std::vector<float> out_part(q.size(), -7.0f);
+    paged.Attend(1, 1, kPositions, q.data(), 1, 3, out_part.data(), scratch.data());
+    for (int i = 0; i < shape.n_heads * shape.head_dim; ++i) {
+      const bool in_range = i >= shape.head_dim && i < 3 * shape.head_dim;
+      ASSERT_EQ(out_part[static_cast<size_t>(i)], in_range ? out_paged[static_cast<size_t>(i)] : -7.0f) << i;
     }
   }
 }
