@@ -121,8 +121,7 @@ class Bench {
 };
 
 int RunBench(const BenchOptions& opt) {
-  auto model = model::Model::Load({opt.model.empty() ? DefaultModelPath() : opt.model,
-                                   model::ParseHeadPrecision(opt.head)});
+  auto model = LoadModel(opt.model, opt.head);
   const auto& c = model->config;
   const std::vector<int> threads = opt.threads.empty() ? std::vector<int>{kernels::DefaultThreadCount()} : ParseList(opt.threads);
   const std::vector<int> batches = opt.batches.empty() ? std::vector<int>{} : ParseList(opt.batches);

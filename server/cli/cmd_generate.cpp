@@ -36,8 +36,7 @@ struct GenerateOptions {
 };
 
 int RunGenerate(const GenerateOptions& opt) {
-  auto model = model::Model::Load({opt.model.empty() ? DefaultModelPath() : opt.model,
-                                   model::ParseHeadPrecision(opt.head)});
+  auto model = LoadModel(opt.model, opt.head);
   const auto& c = model->config;
   const auto& tok = *model->tokenizer;
   std::vector<int32_t> prompt = opt.prompt_ids.empty() ? tok.Encode(opt.prompt, tok.add_bos_default(), false)

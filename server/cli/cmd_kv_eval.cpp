@@ -50,7 +50,7 @@ std::vector<float> RunWithCache(const model::Model& m, kernels::ThreadPool& pool
 }
 
 int RunKvEval(const KvEvalOptions& opt) {
-  auto model = model::Model::Load({opt.model.empty() ? DefaultModelPath() : opt.model, model::HeadPrecision::kAuto});
+  auto model = LoadModel(opt.model, "auto");
   const auto& c = model->config;
   std::vector<int32_t> tokens;
   if (!opt.file.empty()) {

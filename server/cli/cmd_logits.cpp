@@ -23,8 +23,7 @@ struct LogitsOptions {
 };
 
 int RunLogits(const LogitsOptions& opt) {
-  auto model = model::Model::Load({opt.model.empty() ? DefaultModelPath() : opt.model,
-                                   model::ParseHeadPrecision(opt.head)});
+  auto model = LoadModel(opt.model, opt.head);
   const auto& c = model->config;
   const std::vector<int32_t> ids = ParseTokenIds(opt.prompt_ids);
   if (ids.empty() || static_cast<int>(ids.size()) > c.n_ctx_train) throw std::runtime_error("need 1..n_ctx token ids");

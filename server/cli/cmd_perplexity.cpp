@@ -27,8 +27,7 @@ struct PerplexityOptions {
 };
 
 int RunPerplexity(const PerplexityOptions& opt) {
-  auto model = model::Model::Load({opt.model.empty() ? DefaultModelPath() : opt.model,
-                                   model::ParseHeadPrecision(opt.head)});
+  auto model = LoadModel(opt.model, opt.head);
   const auto& c = model->config;
   std::ifstream in(opt.file, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + opt.file);

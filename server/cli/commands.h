@@ -6,8 +6,13 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace ts::model {
+struct Model;
+}
 
 namespace ts::cli {
 
@@ -24,6 +29,10 @@ CommandFn AddKvEvalCommand(CLI::App& app);
 
 // The model used when no -m/--model is given (the built-in trained model).
 std::string DefaultModelPath();
+
+// Loads `path` (the built-in model when empty) with the head stored as `head`
+// ("auto", "f32", "f16", "q8").
+std::unique_ptr<model::Model> LoadModel(const std::string& path, const std::string& head);
 
 // Parses "1,2,3" into token ids; throws std::runtime_error naming the bad item.
 std::vector<int32_t> ParseTokenIds(const std::string& text);
