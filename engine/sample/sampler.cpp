@@ -112,7 +112,8 @@ int32_t Sampler::Choose(std::vector<float>& work) {
                                    [&](int32_t id) { return rel_prob(id) >= params_.min_p; });
     n = static_cast<size_t>(keep_end - candidates_.begin());
   }
-  std::sort(candidates_.begin(), candidates_.begin() + static_cast<long>(n), by_logit);
+  // Sorting 128k candidates costs ~10 ms per token: only top-p needs the order.
+  if (params_.top_p < 1.0f) std::sort(candidates_.begin(), candidates_.begin() + static_cast<long>(n), by_logit);
   std::vector<double> probs(n);
   double total = 0.0;
   for (size_t k = 0; k < n; ++k) total += probs[k] = rel_prob(candidates_[k]);
