@@ -41,6 +41,24 @@ void ForwardPass::Matmul(const kernels::TernaryMatrix& w, const float* x, int n_
   kernels::TernaryGemm(w, quantized_, y, ld_y, pool_);
 }
 
+void ForwardPass::ForEachToken(int n_tokens, const std::function<void(int)>& fn) {
+  if (!pool_ || n_tokens < 2) {
+    for (int t = 0; t < n_tokens; ++t) fn(t);
+    return;
+  }
+  pool_->Run([&](int thread, int n_threads) {
+    auto [begin, end] = kernels::SplitRange(n_tokens, thread, n_threads);
+    for (int t = begin; t < end; ++t) fn(t);
+  });
+}
+
+void ForwardPass::NormRows(const float* x, const float* weight, int n_tokens, int n, float* out) {
+  ForEachToken(n_tokens, [&](int t) {
+    const size_t at = static_cast<size_t>(t) * n;
+    kernels::RmsNorm(x + at, weight, 1, n, n, c_.rms_eps, out + at);
+  });
+}
+
 std::span<const float> ForwardPass::Run(std::span<const BatchToken> batch, kv::KvCache& kv) {
   const int n_tokens = static_cast<int>(batch.size());
   if (n_tokens == 0) return {};
@@ -76,36 +94,39 @@ void ForwardPass::Layer(int layer, std::span<const BatchToken> batch, kv::KvCach
   const int d = c_.d_model, q_dim = c_.q_dim(), kv_dim = c_.kv_dim(), n_ff = c_.n_ff;
 
   // Attention block: pre-norm, q/k/v from one quantized input, RoPE, attention over the cache.
-  kernels::RmsNorm(x_.data(), lw.attn_norm.data(), n_tokens, d, d, c_.rms_eps, norm_out_.data());
+  NormRows(x_.data(), lw.attn_norm.data(), n_tokens, d, norm_out_.data());
   Matmul(lw.wq, norm_out_.data(), n_tokens, d, q_.data(), q_dim, false);
   Matmul(lw.wk, norm_out_.data(), n_tokens, d, k_.data(), kv_dim, true);
   Matmul(lw.wv, norm_out_.data(), n_tokens, d, v_.data(), kv_dim, true);
-  for (int t = 0; t < n_tokens; ++t) {
+  // RoPE and the (quantizing) cache writes touch distinct rows per token: split tokens over threads.
+  ForEachToken(n_tokens, [&](int t) {
     const BatchToken& bt = batch[static_cast<size_t>(t)];
     float* qt = q_.data() + static_cast<size_t>(t) * q_dim;
     float* kt = k_.data() + static_cast<size_t>(t) * kv_dim;
     kernels::RopeNeox(qt, c_.n_heads, c_.head_dim, c_.n_rot, bt.pos, c_.rope_freq_base);
     kernels::RopeNeox(kt, c_.n_kv_heads, c_.head_dim, c_.n_rot, bt.pos, c_.rope_freq_base);
     kv.Write(layer, bt.slot, bt.pos, kt, v_.data() + static_cast<size_t>(t) * kv_dim);
-  }
+  });
   Attention(layer, batch, kv);
 
   // Sub-norm before the output projection, then the residual add.
-  kernels::RmsNorm(attn_out_.data(), lw.attn_sub_norm.data(), n_tokens, q_dim, q_dim, c_.rms_eps,
-                   norm_out_.data());
+  NormRows(attn_out_.data(), lw.attn_sub_norm.data(), n_tokens, q_dim, norm_out_.data());
   Matmul(lw.wo, norm_out_.data(), n_tokens, q_dim, proj_out_.data(), d, false);
   kernels::Add(x_.data(), proj_out_.data(), n_tokens * d);
 
   // FFN block: pre-norm, gate/up from one quantized input, act(gate) * up, sub-norm, down.
-  kernels::RmsNorm(x_.data(), lw.ffn_norm.data(), n_tokens, d, d, c_.rms_eps, norm_out_.data());
+  NormRows(x_.data(), lw.ffn_norm.data(), n_tokens, d, norm_out_.data());
   Matmul(lw.w_gate, norm_out_.data(), n_tokens, d, ffn_gate_.data(), n_ff, false);
   Matmul(lw.w_up, norm_out_.data(), n_tokens, d, ffn_up_.data(), n_ff, true);
-  if (c_.ffn_act == FfnActivation::kSquaredRelu) {
-    kernels::SquaredReluMul(ffn_gate_.data(), ffn_up_.data(), ffn_act_.data(), n_tokens * n_ff);
-  } else {
-    kernels::SiluMul(ffn_gate_.data(), ffn_up_.data(), ffn_act_.data(), n_tokens * n_ff);
-  }
-  kernels::RmsNorm(ffn_act_.data(), lw.ffn_sub_norm.data(), n_tokens, n_ff, n_ff, c_.rms_eps, norm_out_.data());
+  ForEachToken(n_tokens, [&](int t) {
+    const size_t at = static_cast<size_t>(t) * n_ff;
+    if (c_.ffn_act == FfnActivation::kSquaredRelu) {
+      kernels::SquaredReluMul(ffn_gate_.data() + at, ffn_up_.data() + at, ffn_act_.data() + at, n_ff);
+    } else {
+      kernels::SiluMul(ffn_gate_.data() + at, ffn_up_.data() + at, ffn_act_.data() + at, n_ff);
+    }
+  });
+  NormRows(ffn_act_.data(), lw.ffn_sub_norm.data(), n_tokens, n_ff, norm_out_.data());
   Matmul(lw.w_down, norm_out_.data(), n_tokens, n_ff, proj_out_.data(), d, false);
   kernels::Add(x_.data(), proj_out_.data(), n_tokens * d);
 }

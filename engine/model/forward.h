@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -40,6 +41,10 @@ class ForwardPass {
  private:
   void Layer(int layer, std::span<const BatchToken> batch, kv::KvCache& kv);
   void Attention(int layer, std::span<const BatchToken> batch, kv::KvCache& kv);
+  // Runs fn(t) for every batch token, split over the pool's threads (prefill's per-token work).
+  void ForEachToken(int n_tokens, const std::function<void(int)>& fn);
+  // out[t] = rmsnorm(x[t]) * weight for rows of n values (stride n), split over threads.
+  void NormRows(const float* x, const float* weight, int n_tokens, int n, float* out);
   // y[T, w.n_rows] = W x[T, w.n_cols]; quantizes x unless `x_is_quantized` (reuse for q/k/v, gate/up).
   void Matmul(const kernels::TernaryMatrix& w, const float* x, int n_tokens, int ld_x, float* y, int ld_y,
               bool x_is_quantized);
