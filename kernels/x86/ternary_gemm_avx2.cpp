@@ -1,9 +1,9 @@
 // TernaryDots for AVX2: vpmaddubsw (unsigned 2-bit codes x signed int8 activations -> int16
 // pairs) then vpmaddwd by 1 into int32. Compiled with -mavx2 -mfma -mf16c.
 //
-// Overflow bound: a maddubs lane of codes (<= 2) is at most 2 * 2 * 128 = 512 in magnitude (2048
-// for the 4x codes of the GEMV), and at most 4 of them are added in int16 before widening, so
-// nothing saturates and the int32 result equals the scalar reference exactly.
+// Overflow: a maddubs lane of codes (<= 2) is at most 2 * 2 * 128 = 512 in magnitude (2048 for
+// the 4x codes of the GEMV); each kernel bounds how many it adds in int16 before widening (see
+// BlockGemv, BlockGemm), so nothing saturates and the int32 result equals the scalar reference.
 #include <immintrin.h>
 
 #include "kernels/internal/dispatch.h"
@@ -66,42 +66,62 @@ void BlockGemv(const uint8_t* block, int n_chunks, const int8_t* q, int32_t* dot
   for (int i = 0; i < kRowBlock; ++i) dots[i] += HorizontalSum(acc[i]);
 }
 
-// GEMM tile: one row at a time, its codes decoded once per 32 bytes and reused for T tokens.
+// GEMM tile: one row at a time, its codes decoded once per 32 bytes and reused for T <= 8
+// tokens. Zen 3 retires about 3 vector ops per cycle when maddubs and adds mix, so the loop is
+// built to spend as few ops per maddubs as possible: activations are folded into maddubs as
+// memory operands (no separate loads), products are summed in int16 (one add each, no madd
+// per step) and widened to int32 only every kWidenChunks chunks. Bound: a maddubs lane is at
+// most 2 * 2 * 128 = 512 in magnitude and each accumulator takes 8 per chunk, so 7 chunks add
+// at most 56 * 512 = 28672 < 32767. Registers: T accumulators + 4 codes + word + mask.
+constexpr int kWidenChunks = 7;
+
 template <int T>
 void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int ld_q, int32_t* dots,
                int ld_dots) {
   const __m256i mask = _mm256_set1_epi8(3);
   const __m256i ones = _mm256_set1_epi16(1);
   for (int i = 0; i < kRowBlock; ++i) {
-    __m256i acc[T];
+    __m256i wide[T];
 #pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
-    for (int c = 0; c < n_chunks; ++c) {
-      const uint8_t* word = block + (static_cast<size_t>(c) * kRowBlock + i) * kChunkBytes;
-      const int8_t* qc = q + c * kChunkCols;
-      for (int h = 0; h < 2; ++h) {
-        const __m256i w = Load(word + 32 * h);
-        const __m256i c0 = _mm256_and_si256(w, mask);
-        const __m256i c1 = _mm256_and_si256(_mm256_srli_epi16(w, 2), mask);
-        const __m256i c2 = _mm256_and_si256(_mm256_srli_epi16(w, 4), mask);
-        const __m256i c3 = _mm256_and_si256(_mm256_srli_epi16(w, 6), mask);
+    for (int t = 0; t < T; ++t) wide[t] = _mm256_setzero_si256();
+    for (int c0 = 0; c0 < n_chunks; c0 += kWidenChunks) {
+      const int c1 = c0 + kWidenChunks < n_chunks ? c0 + kWidenChunks : n_chunks;
+      __m256i acc[T];
 #pragma GCC unroll 8
-        for (int t = 0; t < T; ++t) {
-          const int8_t* a = qc + static_cast<size_t>(t) * ld_q + 32 * h;
-          __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(c0, Load(a)),
-                                       _mm256_maddubs_epi16(c1, Load(a + 64)));
-          s = _mm256_add_epi16(s, _mm256_add_epi16(_mm256_maddubs_epi16(c2, Load(a + 128)),
-                                                   _mm256_maddubs_epi16(c3, Load(a + 192))));
-          acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(s, ones));
+      for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
+      for (int c = c0; c < c1; ++c) {
+        const uint8_t* word = block + (static_cast<size_t>(c) * kRowBlock + i) * kChunkBytes;
+        const int8_t* qc = q + c * kChunkCols;
+        for (int h = 0; h < 2; ++h) {
+          const __m256i w = Load(word + 32 * h);
+          const __m256i code[4] = {_mm256_and_si256(w, mask),
+                                   _mm256_and_si256(_mm256_srli_epi16(w, 2), mask),
+                                   _mm256_and_si256(_mm256_srli_epi16(w, 4), mask),
+                                   _mm256_and_si256(_mm256_srli_epi16(w, 6), mask)};
+#pragma GCC unroll 8
+          for (int t = 0; t < T; ++t) {
+            const int8_t* a = qc + static_cast<size_t>(t) * ld_q + 32 * h;
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; ++k) {
+              acc[t] = _mm256_add_epi16(acc[t], _mm256_maddubs_epi16(code[k], Load(a + 64 * k)));
+            }
+            // Keep this order: left alone, GCC re-associates the sums into trees of products
+            // that need more than 16 registers and spills them.
+            asm("" : "+x"(acc[t]));
+          }
         }
+      }
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) {
+        wide[t] = _mm256_add_epi32(wide[t], _mm256_madd_epi16(acc[t], ones));
       }
     }
 #pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) dots[t * ld_dots + i] += HorizontalSum(acc[t]);
+    for (int t = 0; t < T; ++t) dots[t * ld_dots + i] += HorizontalSum(wide[t]);
   }
 }
 
-constexpr int kMaxTile = 6;
+constexpr int kMaxTile = 8;
 
 template <int T>
 void GemmBlocks(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
@@ -126,7 +146,11 @@ void TernaryDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n
     const int8_t* qt = q + static_cast<size_t>(t0) * ld_q;
     int32_t* dt = dots + t0 * ld_dots;
     switch (tile) {
-      case 1: GemmBlocks<1>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
+      case 1:
+        for (int b = 0; b < n_blocks; ++b) {
+          BlockGemv(blocks + b * block_stride, n_chunks, qt, dt + b * kRowBlock);
+        }
+        break;
       case 2: GemmBlocks<2>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
       case 3: GemmBlocks<3>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
       case 4: GemmBlocks<4>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
