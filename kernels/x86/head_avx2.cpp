@@ -1,7 +1,9 @@
-// Head GEMV/GEMM kernels for AVX2 + FMA + F16C: each weight vector is converted to float once
-// and multiplied into up to 4 tokens. Memory bound at one token; rows are a multiple of 64
-// columns and x is zero padded, so there are no tails.
+// Head GEMV/GEMM kernels for AVX2 + FMA + F16C. One token is memory bound (a plain row stream);
+// several tokens are compute bound (register blocks of rows x tokens). Rows are a multiple of
+// 64 columns and x is zero padded, so there are no tails.
 #include <immintrin.h>
+
+#include <type_traits>
 
 #include "kernels/head.h"
 #include "kernels/internal/dispatch.h"
@@ -29,30 +31,77 @@ struct LoadF16 {
   }
 };
 
-// F32 / F16: two accumulators per token (16 columns per step) to hide FMA latency.
-template <class Loader, int kElementBytes, int T>
-void FloatRows(const void* w_data, int stride, int row_begin, int row_end, const float* x,
-               int ld_x, float* logits, int ld_logits) {
+// F32 / F16, one token: two accumulators (16 columns per step) to hide the FMA latency.
+template <class Loader, int kElementBytes>
+void FloatRowsGemv(const void* w_data, int stride, int row_begin, int row_end, const float* x,
+                   float* logits) {
   for (int r = row_begin; r < row_end; ++r) {
     const void* row = static_cast<const uint8_t*>(w_data) +
                       static_cast<size_t>(r) * stride * kElementBytes;
-    __m256 acc[T][2];
-#pragma GCC unroll 4
-    for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     for (int c = 0; c < stride; c += 16) {
-      const __m256 w0 = Loader::At(row, c);
-      const __m256 w1 = Loader::At(row, c + 8);
-#pragma GCC unroll 4
-      for (int t = 0; t < T; ++t) {
-        const float* xt = x + static_cast<size_t>(t) * ld_x + c;
-        acc[t][0] = _mm256_fmadd_ps(w0, _mm256_load_ps(xt), acc[t][0]);
-        acc[t][1] = _mm256_fmadd_ps(w1, _mm256_load_ps(xt + 8), acc[t][1]);
-      }
+      acc0 = _mm256_fmadd_ps(Loader::At(row, c), _mm256_load_ps(x + c), acc0);
+      acc1 = _mm256_fmadd_ps(Loader::At(row, c + 8), _mm256_load_ps(x + c + 8), acc1);
     }
+    logits[r] = HorizontalSum(_mm256_add_ps(acc0, acc1));
+  }
+}
+
+// Several tokens: R <= 4 rows x T <= 2 tokens per pass over whole rows. Two tokens of x
+// (2 x 10 KB for d_model 2560) stay in L1, each x vector feeds R FMAs and each weight vector
+// T, and the R x T accumulators are independent chains that hide the FMA latency. (One row x
+// 4 tokens read every x vector from L2 per FMA and ran at ~1 FMA per cycle; column blocks that
+// keep x in L1 instead cut the weight reads into pieces the prefetchers did not follow.)
+template <class Loader, int kElementBytes, int R, int T>
+void FloatBlock(const void* w_data, int stride, int r0, const float* x, int ld_x, float* logits,
+                int ld_logits) {
+  const uint8_t* rows[R];
 #pragma GCC unroll 4
+  for (int i = 0; i < R; ++i) {
+    rows[i] = static_cast<const uint8_t*>(w_data) + static_cast<size_t>(r0 + i) * stride * kElementBytes;
+  }
+  __m256 acc[R][T];
+#pragma GCC unroll 4
+  for (int i = 0; i < R; ++i) {
+    for (int t = 0; t < T; ++t) acc[i][t] = _mm256_setzero_ps();
+  }
+  for (int c = 0; c < stride; c += 8) {
+    __m256 w[R];
+#pragma GCC unroll 4
+    for (int i = 0; i < R; ++i) w[i] = Loader::At(rows[i], c);
+#pragma GCC unroll 2
     for (int t = 0; t < T; ++t) {
-      logits[static_cast<size_t>(t) * ld_logits + r] =
-          HorizontalSum(_mm256_add_ps(acc[t][0], acc[t][1]));
+      const __m256 xv = _mm256_load_ps(x + static_cast<size_t>(t) * ld_x + c);
+#pragma GCC unroll 4
+      for (int i = 0; i < R; ++i) acc[i][t] = _mm256_fmadd_ps(w[i], xv, acc[i][t]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < R; ++i) {
+    for (int t = 0; t < T; ++t) {
+      logits[static_cast<size_t>(t) * ld_logits + r0 + i] = HorizontalSum(acc[i][t]);
+    }
+  }
+}
+
+// Calls fn(Rows, Tokens, r0, t0) over rows [row_begin, row_end) in groups of up to 4 and tokens
+// in groups of up to 2; Rows and Tokens are std::integral_constant so the kernels unroll.
+template <class Fn>
+void ForEachBlock(int row_begin, int row_end, int n_tok, Fn&& fn) {
+  using std::integral_constant;
+  for (int r0 = row_begin; r0 < row_end; r0 += 4) {
+    for (int t0 = 0; t0 < n_tok; t0 += 2) {
+      const int rows = row_end - r0 < 4 ? row_end - r0 : 4;
+      const bool pair = n_tok - t0 >= 2;
+      auto with_rows = [&](auto r) {
+        pair ? fn(r, integral_constant<int, 2>{}, r0, t0) : fn(r, integral_constant<int, 1>{}, r0, t0);
+      };
+      switch (rows) {
+        case 1: with_rows(integral_constant<int, 1>{}); break;
+        case 2: with_rows(integral_constant<int, 2>{}); break;
+        case 3: with_rows(integral_constant<int, 3>{}); break;
+        default: with_rows(integral_constant<int, 4>{}); break;
+      }
     }
   }
 }
@@ -102,16 +151,26 @@ void Q8Rows(const int8_t* w_data, const float* scales, int stride, int row_begin
 
 void HeadGemmF32(const void* w_data, const float*, int stride, int row_begin, int row_end,
                  const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
-#define TS_CALL(T) FloatRows<LoadF32, 4, T>(w_data, stride, row_begin, row_end, x, ld_x, logits, ld_logits)
-  TS_HEAD_SWITCH(TS_CALL)
-#undef TS_CALL
+  if (n_tok == 1) {
+    FloatRowsGemv<LoadF32, 4>(w_data, stride, row_begin, row_end, x, logits);
+    return;
+  }
+  ForEachBlock(row_begin, row_end, n_tok, [&](auto rows, auto tokens, int r0, int t0) {
+    FloatBlock<LoadF32, 4, rows(), tokens()>(w_data, stride, r0, x + static_cast<size_t>(t0) * ld_x,
+                                             ld_x, logits + static_cast<size_t>(t0) * ld_logits, ld_logits);
+  });
 }
 
 void HeadGemmF16(const void* w_data, const float*, int stride, int row_begin, int row_end,
                  const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
-#define TS_CALL(T) FloatRows<LoadF16, 2, T>(w_data, stride, row_begin, row_end, x, ld_x, logits, ld_logits)
-  TS_HEAD_SWITCH(TS_CALL)
-#undef TS_CALL
+  if (n_tok == 1) {
+    FloatRowsGemv<LoadF16, 2>(w_data, stride, row_begin, row_end, x, logits);
+    return;
+  }
+  ForEachBlock(row_begin, row_end, n_tok, [&](auto rows, auto tokens, int r0, int t0) {
+    FloatBlock<LoadF16, 2, rows(), tokens()>(w_data, stride, r0, x + static_cast<size_t>(t0) * ld_x,
+                                             ld_x, logits + static_cast<size_t>(t0) * ld_logits, ld_logits);
+  });
 }
 
 void HeadGemmQ8(const void* w_data, const float* scales, int stride, int row_begin, int row_end,

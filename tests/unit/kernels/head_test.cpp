@@ -77,7 +77,7 @@ TEST(Head, AllTypesAllIsasMatchReference) {
   for (HeadType type : {HeadType::kF32, HeadType::kF16, HeadType::kQ8}) {
     for (int n_rows : {1, 3, 33, 100}) {
       for (int n_cols : {1, 31, 64, 100, 2560}) {
-        for (int n_tokens : {1, 2, 5}) CheckShape(type, n_rows, n_cols, n_tokens, seed++);
+        for (int n_tokens : {1, 2, 5, 8, 11}) CheckShape(type, n_rows, n_cols, n_tokens, seed++);
       }
     }
   }
