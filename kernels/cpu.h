@@ -21,4 +21,9 @@ Isa ActiveIsa();
 // throws std::invalid_argument otherwise. Not meant to be called while kernels run on other threads.
 void ForceIsa(Isa isa);
 
+// Returns the core clock in Hz as it runs now (boost included), timed with a chain of dependent
+// 64-bit multiplies (3 cycles of latency on every x86-64 core of the last decade); 0 where it
+// cannot be measured (non-x86). Takes ~50 ms.
+double MeasureCoreHz();
+
 }  // namespace ts::kernels

@@ -21,7 +21,7 @@ bool UseIsa(benchmark::State& state, int isa_arg);
 // The process-wide pool: DefaultThreadCount() threads, or TS_BENCH_THREADS if set.
 ThreadPool& BenchPool();
 
-// Nominal cycles per second of this CPU (Google Benchmark's estimate).
+// Cycles per second of this CPU as it runs (kernels::MeasureCoreHz), measured once.
 double CyclesPerSecond();
 
 }  // namespace ts::kernels::bench

@@ -61,16 +61,16 @@ void BM_TernaryGemm(benchmark::State& state) {
 }
 
 void TernaryArgs(benchmark::internal::Benchmark* b) {
-  // cold = 1: weights replicated beyond L3 (decode reality); cold = 0: one cache-warm copy
-  // (the kernel's compute ceiling).
+  // cold = 1: weights replicated beyond L3 (decode and batched decode reality); cold = 0: one
+  // cache-warm copy (the kernel's compute ceiling).
   b->ArgNames({"isa", "rows", "cols", "tokens", "cold"});
   const int shapes[][2] = {{2560, 2560}, {640, 2560}, {6912, 2560}, {2560, 6912}};
   for (int tokens : {1, 8, 128}) {
     for (const auto& shape : shapes) {
       for (int isa : {0, 1, 2}) {
         if (isa == 0 && tokens > 8) continue;  // scalar at 128 tokens takes seconds per call
-        b->Args({isa, shape[0], shape[1], tokens, tokens == 1 ? 1 : 0});
-        if (tokens == 1) b->Args({isa, shape[0], shape[1], tokens, 0});
+        b->Args({isa, shape[0], shape[1], tokens, tokens == 128 ? 0 : 1});
+        if (tokens < 128) b->Args({isa, shape[0], shape[1], tokens, 0});
       }
     }
   }

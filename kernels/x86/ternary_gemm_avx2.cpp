@@ -6,6 +6,8 @@
 // BlockGemv, BlockGemm), so nothing saturates and the int32 result equals the scalar reference.
 #include <immintrin.h>
 
+#include <cstdint>
+
 #include "kernels/internal/dispatch.h"
 #include "kernels/internal/ternary_layout.h"
 
@@ -77,7 +79,7 @@ constexpr int kWidenChunks = 7;
 
 template <int T>
 void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int ld_q, int32_t* dots,
-               int ld_dots) {
+               int ld_dots, uintptr_t prefetch) {
   const __m256i mask = _mm256_set1_epi8(3);
   const __m256i ones = _mm256_set1_epi16(1);
   for (int i = 0; i < kRowBlock; ++i) {
@@ -90,7 +92,9 @@ void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int ld_q, in
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
       for (int c = c0; c < c1; ++c) {
-        const uint8_t* word = block + (static_cast<size_t>(c) * kRowBlock + i) * kChunkBytes;
+        const size_t offset = (static_cast<size_t>(c) * kRowBlock + i) * kChunkBytes;
+        const uint8_t* word = block + offset;
+        _mm_prefetch(reinterpret_cast<const char*>(prefetch + offset), _MM_HINT_T0);
         const int8_t* qc = q + c * kChunkCols;
         for (int h = 0; h < 2; ++h) {
           const __m256i w = Load(word + 32 * h);
@@ -123,11 +127,20 @@ void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int ld_q, in
 
 constexpr int kMaxTile = 8;
 
+// Batched decode reads each weight once per step but consumes it slowly (8 tokens of work per
+// byte), and the hardware prefetchers then fell behind: with weights beyond L3 the 8-token GEMM
+// ran ~35% slower than with weights in cache. A software prefetch 2 row blocks (~5 us of work)
+// ahead closes most of that gap.
+constexpr int kGemmPrefetchBlocks = 2;
+
 template <int T>
 void GemmBlocks(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
                 const int8_t* q, int ld_q, int32_t* dots, int ld_dots) {
   for (int b = 0; b < n_blocks; ++b) {
-    BlockGemm<T>(blocks + b * block_stride, n_chunks, q, ld_q, dots + b * kRowBlock, ld_dots);
+    // The same bytes kGemmPrefetchBlocks row blocks ahead (uintptr_t: near the end of the
+    // matrix that is past it, which a prefetch may touch but a pointer may not point to).
+    const uintptr_t ahead = reinterpret_cast<uintptr_t>(blocks) + (b + kGemmPrefetchBlocks) * block_stride;
+    BlockGemm<T>(blocks + b * block_stride, n_chunks, q, ld_q, dots + b * kRowBlock, ld_dots, ahead);
   }
 }
 

@@ -35,28 +35,4 @@ double MeasureReadBandwidth(kernels::ThreadPool& pool) {
   return best;
 }
 
-double EstimateCpuHz() {
-  constexpr uint64_t kIterations = 20'000'000;
-  double best_hz = 0.0;
-  for (int pass = 0; pass < 3; ++pass) {
-    uint64_t x = 3, n = kIterations;
-    const auto start = std::chrono::steady_clock::now();
-#if defined(__x86_64__)
-    // 8 dependent imuls per iteration: 24 cycles of latency hide the loop overhead.
-    asm volatile(
-        "1:\n\t"
-        "imul %0, %0\n\timul %0, %0\n\timul %0, %0\n\timul %0, %0\n\t"
-        "imul %0, %0\n\timul %0, %0\n\timul %0, %0\n\timul %0, %0\n\t"
-        "dec %1\n\tjnz 1b\n\t"
-        : "+r"(x), "+r"(n));
-    const double cycles = static_cast<double>(kIterations) * 8 * 3;
-#else
-    const double cycles = 0;
-#endif
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (cycles > 0) best_hz = std::max(best_hz, cycles / seconds);
-  }
-  return best_hz;
-}
-
 }  // namespace ts::cli

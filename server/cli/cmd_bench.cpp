@@ -137,7 +137,7 @@ int RunBench(const BenchOptions& opt) {
   }
   const double bytes_per_token = static_cast<double>(model->weights.ternary_bytes() + model->weights.head_bytes());
 
-  const double cpu_hz = EstimateCpuHz();
+  const double cpu_hz = kernels::MeasureCoreHz();
   nlohmann::json results = nlohmann::json::array();
   std::ostringstream table;
   char line[256];
