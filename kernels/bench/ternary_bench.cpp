@@ -56,6 +56,8 @@ void BM_TernaryGemm(benchmark::State& state) {
       benchmark::Counter(macs / CyclesPerSecond(), benchmark::Counter::kIsRate);
   state.counters["MACs/cycle/core"] = benchmark::Counter(
       macs / CyclesPerSecond() / pool.n_threads(), benchmark::Counter::kIsRate);
+  state.counters["Gweights/s"] = benchmark::Counter(
+      static_cast<double>(n_rows) * n_cols * n_tokens * iterations / 1e9, benchmark::Counter::kIsRate);
   state.counters["tok/s"] = benchmark::Counter(n_tokens * iterations, benchmark::Counter::kIsRate);
   ForceIsa(DetectBestIsa());
 }
