@@ -34,7 +34,7 @@ class Tokenizer;
 
 struct EngineOptions {
   std::string model_path;
-  std::string head = "auto";        // output head storage: auto | f32 | f16 | q8
+  std::string head = "auto";        // output head storage: auto | f32 | f16 | q8 | q4
   int threads = 0;                  // 0 = physical cores
   int ctx_size = 0;                 // max tokens per sequence (prompt + output); 0 = model's context
   int parallel = 16;                // max sequences running at once

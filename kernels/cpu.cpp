@@ -24,6 +24,7 @@ constexpr KernelTable kScalarTable = {
     internal::scalar::HeadGemmF32,
     internal::scalar::HeadGemmF16,
     internal::scalar::HeadGemmQ8,
+    internal::scalar::HeadGemmQ4,
     internal::scalar::AbsMax,
     internal::scalar::QuantizeRow,
 };
@@ -35,6 +36,7 @@ constexpr KernelTable kAvx2Table = {
     internal::avx2::HeadGemmF32,
     internal::avx2::HeadGemmF16,
     internal::avx2::HeadGemmQ8,
+    internal::avx2::HeadGemmQ4,
     internal::avx2::AbsMax,
     internal::avx2::QuantizeRow,
 };
@@ -44,6 +46,7 @@ constexpr KernelTable kAvx512Table = {
     internal::avx512::HeadGemmF32,
     internal::avx512::HeadGemmF16,
     internal::avx512::HeadGemmQ8,
+    internal::avx2::HeadGemmQ4,  // memory bound at decode; the AVX2 kernel runs on these CPUs
     internal::avx512::AbsMax,
     internal::avx512::QuantizeRow,
 };

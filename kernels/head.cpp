@@ -17,17 +17,23 @@ namespace {
 constexpr int kStripRows = 32;
 constexpr int kTokenTile = 4;  // tokens per kernel call: 4 accumulator pairs fit the registers
 
-size_t ElementBytes(HeadType type) {
+// Returns the bytes of one row of `stride` elements.
+size_t RowBytes(HeadType type, int stride) {
+  const auto n = static_cast<size_t>(stride);
   switch (type) {
     case HeadType::kF32:
-      return 4;
+      return n * 4;
     case HeadType::kF16:
-      return 2;
+      return n * 2;
     case HeadType::kQ8:
-      return 1;
+      return n;
+    case HeadType::kQ4:
+      return n / 2;
   }
-  return 4;
+  return n * 4;
 }
+
+bool HasScales(HeadType type) { return type == HeadType::kQ8 || type == HeadType::kQ4; }
 
 HeadMatrix Allocate(int n_rows, int n_cols, HeadType type) {
   if (n_rows < 0 || n_cols < 0) throw std::invalid_argument("Head: negative shape");
@@ -35,8 +41,8 @@ HeadMatrix Allocate(int n_rows, int n_cols, HeadType type) {
   w.type = type;
   w.n_rows = n_rows;
   w.n_cols = n_cols;
-  w.data.Resize(static_cast<size_t>(n_rows) * w.stride() * ElementBytes(type));
-  if (type == HeadType::kQ8) {
+  w.data.Resize(static_cast<size_t>(n_rows) * RowBytes(type, w.stride()));
+  if (HasScales(type)) {
     w.scales.assign(static_cast<size_t>(n_rows) * (w.stride() / kHeadQ8Block), 0.0f);
   }
   return w;
@@ -57,6 +63,34 @@ void QuantizeQ8Row(const float* row, int n_cols, int8_t* q, float* scales) {
   }
 }
 
+// Quantizes one row of floats to 4 bits with a scale per 32 columns (absmax / 7, levels -7..7
+// stored as q + 8) in the nibble order of head.h.
+void QuantizeQ4Row(const float* row, int n_cols, uint8_t* q, float* scales) {
+  for (int b0 = 0; b0 < n_cols; b0 += kHeadQ8Block) {
+    const int b1 = std::min(n_cols, b0 + kHeadQ8Block);
+    float abs_max = 0.0f;
+    for (int c = b0; c < b1; ++c) abs_max = std::max(abs_max, std::fabs(row[c]));
+    const float d = abs_max / 7.0f;
+    const float inv = d > 0.0f ? 1.0f / d : 0.0f;
+    scales[b0 / kHeadQ8Block] = d;
+    uint8_t* block = q + b0 / 2;
+    for (int j = 0; j < kHeadQ8Block / 2; ++j) {
+      auto code = [&](int c) {
+        const float v = c < b1 ? std::clamp(std::round(row[c] * inv), -7.0f, 7.0f) : 0.0f;
+        return static_cast<int>(v) + 8;
+      };
+      block[j] = static_cast<uint8_t>(code(b0 + j) | (code(b0 + j + kHeadQ8Block / 2) << 4));
+    }
+  }
+}
+
+// Returns the level (-8..7, unscaled) of column c of a Q4 row.
+int Q4Level(const uint8_t* row, int c) {
+  const int b = c / kHeadQ8Block, j = c % kHeadQ8Block;
+  const uint8_t byte = row[b * kHeadQ8Block / 2 + j % (kHeadQ8Block / 2)];
+  return (j < kHeadQ8Block / 2 ? byte & 15 : byte >> 4) - 8;
+}
+
 void StoreRow(HeadMatrix* w, int r, const float* row) {
   const size_t stride = static_cast<size_t>(w->stride());
   switch (w->type) {
@@ -72,6 +106,10 @@ void StoreRow(HeadMatrix* w, int r, const float* row) {
       QuantizeQ8Row(row, w->n_cols, reinterpret_cast<int8_t*>(w->data.data()) + r * stride,
                     w->scales.data() + r * (stride / kHeadQ8Block));
       break;
+    case HeadType::kQ4:
+      QuantizeQ4Row(row, w->n_cols, w->data.data() + r * stride / 2,
+                    w->scales.data() + r * (stride / kHeadQ8Block));
+      break;
   }
 }
 
@@ -81,6 +119,8 @@ internal::HeadGemmFn KernelFor(const internal::KernelTable& table, HeadType type
       return table.head_f16;
     case HeadType::kQ8:
       return table.head_q8;
+    case HeadType::kQ4:
+      return table.head_q4;
     default:
       return table.head_f32;
   }
@@ -128,6 +168,8 @@ const char* HeadTypeName(HeadType type) {
       return "f16";
     case HeadType::kQ8:
       return "q8";
+    case HeadType::kQ4:
+      return "q4";
   }
   return "unknown";
 }
@@ -172,6 +214,14 @@ void HeadRow(const HeadMatrix& w, int row, float* out) {
       for (int c = 0; c < w.n_cols; ++c) out[c] = scales[c / kHeadQ8Block] * static_cast<float>(q[c]);
       break;
     }
+    case HeadType::kQ4: {
+      const uint8_t* q = w.data.data() + row * stride / 2;
+      const float* scales = w.scales.data() + row * (stride / kHeadQ8Block);
+      for (int c = 0; c < w.n_cols; ++c) {
+        out[c] = scales[c / kHeadQ8Block] * static_cast<float>(Q4Level(q, c));
+      }
+      break;
+    }
   }
 }
 
@@ -199,6 +249,7 @@ void HeadGemmReference(const HeadMatrix& w, const float* x, int n_tokens, int ld
   scalar_table.head_f32 = internal::scalar::HeadGemmF32;
   scalar_table.head_f16 = internal::scalar::HeadGemmF16;
   scalar_table.head_q8 = internal::scalar::HeadGemmQ8;
+  scalar_table.head_q4 = internal::scalar::HeadGemmQ4;
   const float* x_padded = PadActivations(x, n_tokens, w.n_cols, ld_x, w.stride());
   RunRows(KernelFor(scalar_table, w.type), w, x_padded, n_tokens, logits, ld_logits, 0, w.n_rows);
 }
@@ -247,6 +298,28 @@ void HeadGemmQ8(const void* w_data, const float* scales, int stride, int row_beg
         for (int j = 0; j < kHeadQ8Block; ++j) {
           block_sum += static_cast<float>(row[b * kHeadQ8Block + j]) * xt[b * kHeadQ8Block + j];
         }
+        sum += row_scales[b] * block_sum;
+      }
+      logits[static_cast<size_t>(t) * ld_logits + r] = sum;
+    }
+  }
+}
+
+void HeadGemmQ4(const void* w_data, const float* scales, int stride, int row_begin, int row_end,
+                const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
+  const int n_blocks = stride / kHeadQ8Block;
+  std::vector<float> row(static_cast<size_t>(stride));
+  for (int r = row_begin; r < row_end; ++r) {
+    const uint8_t* q = static_cast<const uint8_t*>(w_data) + static_cast<size_t>(r) * stride / 2;
+    const float* row_scales = scales + static_cast<size_t>(r) * n_blocks;
+    // Unscaled levels; the scale multiplies each block's sum, as in the Q8 kernel.
+    for (int c = 0; c < stride; ++c) row[c] = static_cast<float>(Q4Level(q, c));
+    for (int t = 0; t < n_tok; ++t) {
+      const float* xt = x + static_cast<size_t>(t) * ld_x;
+      float sum = 0.0f;
+      for (int b = 0; b < n_blocks; ++b) {
+        float block_sum = 0.0f;
+        for (int j = 0; j < kHeadQ8Block; ++j) block_sum += row[b * kHeadQ8Block + j] * xt[b * kHeadQ8Block + j];
         sum += row_scales[b] * block_sum;
       }
       logits[static_cast<size_t>(t) * ld_logits + r] = sum;

@@ -1,6 +1,8 @@
 // The output head / embedding table: a [vocab, d_model] float-activation matrix stored as F32,
-// F16 (bits kept from the file) or Q8 (int8 + one f32 scale per block of 32 columns, like
-// llama.cpp's Q8_0; its perplexity cost on 2B-4T is +0.011, formats.md section 1).
+// F16 (bits kept from the file), Q8 (int8 + one f32 scale per block of 32 columns, like
+// llama.cpp's Q8_0; its perplexity cost on 2B-4T is +0.011, formats.md section 1) or Q4 (4-bit
+// symmetric, one f32 scale per 32 columns; the "lower-bit head" of issue #4, measured, not
+// the default).
 // Rows are padded with zeros to a multiple of kHeadColAlign columns, 64-byte aligned.
 #pragma once
 
@@ -13,19 +15,21 @@
 
 namespace ts::kernels {
 
-enum class HeadType { kF32, kF16, kQ8 };
+enum class HeadType { kF32, kF16, kQ8, kQ4 };
 
 inline constexpr int kHeadColAlign = 64;   // row stride in elements is a multiple of this
-inline constexpr int kHeadQ8Block = 32;    // columns sharing one Q8 scale
+inline constexpr int kHeadQ8Block = 32;    // columns sharing one Q8 (or Q4) scale
 
-// Returns "f32", "f16" or "q8".
+// Returns "f32", "f16", "q8" or "q4".
 const char* HeadTypeName(HeadType type);
 
 struct HeadMatrix {
   HeadType type = HeadType::kF32;
   int n_rows = 0, n_cols = 0;
-  AlignedBuffer<uint8_t> data;  // [n_rows, stride()] elements of float / f16 bits / int8
-  std::vector<float> scales;    // kQ8 only: [n_rows, stride() / kHeadQ8Block]
+  // [n_rows, stride()] elements of float / f16 bits / int8; kQ4: per block of 32 columns,
+  // 16 bytes whose byte j holds column j (low nibble) and j + 16 (high), as q + 8.
+  AlignedBuffer<uint8_t> data;
+  std::vector<float> scales;    // kQ8, kQ4: [n_rows, stride() / kHeadQ8Block]
 
   // Returns the row stride in elements: n_cols rounded up to kHeadColAlign.
   int stride() const { return (n_cols + kHeadColAlign - 1) / kHeadColAlign * kHeadColAlign; }

@@ -56,7 +56,7 @@ const std::vector<OptionDef>& Table() {
       Str("kv-type", nullptr, &ServerOptions::kv_type, "KV cache storage: f32 | f16 | q8 | q4"),
       Bytes("kv-memory", &ServerOptions::kv_memory_bytes,
             "KV cache budget, e.g. 2GiB or 512MiB (0 = derived from free RAM)"),
-      Str("head", nullptr, &ServerOptions::head, "output head storage: auto | f32 | f16 | q8"),
+      Str("head", nullptr, &ServerOptions::head, "output head storage: auto | f32 | f16 | q8 | q4"),
       Str("api-key", nullptr, &ServerOptions::api_key,
           "require 'Authorization: Bearer <key>' on /v1/* (empty = open)"),
       Str("chat-template", nullptr, &ServerOptions::chat_template,
@@ -170,8 +170,8 @@ void Validate(const ServerOptions& o) {
   require(o.max_queue >= 0, "max-queue must be >= 0");
   require(o.kv_type == "f32" || o.kv_type == "f16" || o.kv_type == "q8" || o.kv_type == "q4",
           "kv-type must be f32, f16, q8 or q4");
-  require(o.head == "auto" || o.head == "f32" || o.head == "f16" || o.head == "q8",
-          "head must be auto, f32, f16 or q8");
+  require(o.head == "auto" || o.head == "f32" || o.head == "f16" || o.head == "q8" || o.head == "q4",
+          "head must be auto, f32, f16, q8 or q4");
   require(o.max_body_bytes >= 1024, "max-body-bytes must be at least 1024");
   require(o.timeout_s >= 1, "timeout must be >= 1");
   require(o.shutdown_timeout_s >= 0, "shutdown-timeout must be >= 0");

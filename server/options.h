@@ -28,7 +28,7 @@ struct ServerOptions {
   int max_queue = 64;               // waiting requests before 503
   std::string kv_type = "q8";       // f32 | f16 | q8 | q4
   uint64_t kv_memory_bytes = 0;     // "2GiB", "512MiB" (0 = auto)
-  std::string head = "auto";        // output head storage: auto | f32 | f16 | q8
+  std::string head = "auto";        // output head storage: auto | f32 | f16 | q8 | q4
   std::string api_key;              // Bearer key ("" = no auth)
   std::string chat_template;        // family override: bitnet | llama3 | chatml | llama2 | falcon3
   uint64_t max_body_bytes = 8ull << 20;  // request body limit (413 above)

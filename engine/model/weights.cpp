@@ -59,12 +59,15 @@ class Loader {
       const auto data = file_.TensorData(t);
       std::vector<uint16_t> bits(t.n_elements);
       std::memcpy(bits.data(), data.data(), bits.size() * 2);
-      head = kernels::HeadFromF16(bits.data(), config_.n_vocab, config_.d_model,
-                                  precision == HeadPrecision::kQ8 ? kernels::HeadType::kQ8 : kernels::HeadType::kF16);
+      kernels::HeadType target = kernels::HeadType::kF16;
+      if (precision == HeadPrecision::kQ8) target = kernels::HeadType::kQ8;
+      if (precision == HeadPrecision::kQ4) target = kernels::HeadType::kQ4;
+      head = kernels::HeadFromF16(bits.data(), config_.n_vocab, config_.d_model, target);
     } else {
       kernels::HeadType target = kernels::HeadType::kF16;
       if (precision == HeadPrecision::kF32) target = kernels::HeadType::kF32;
       if (precision == HeadPrecision::kQ8) target = kernels::HeadType::kQ8;
+      if (precision == HeadPrecision::kQ4) target = kernels::HeadType::kQ4;
       if (precision == HeadPrecision::kAuto && (type == gguf::TensorType::kF32 || type == gguf::TensorType::kBF16)) {
         target = kernels::HeadType::kF32;
       }
@@ -93,7 +96,8 @@ HeadPrecision ParseHeadPrecision(const std::string& name) {
   if (name == "f32") return HeadPrecision::kF32;
   if (name == "f16") return HeadPrecision::kF16;
   if (name == "q8") return HeadPrecision::kQ8;
-  throw std::invalid_argument("unknown head type '" + name + "' (auto, f32, f16, q8)");
+  if (name == "q4") return HeadPrecision::kQ4;
+  throw std::invalid_argument("unknown head type '" + name + "' (auto, f32, f16, q8, q4)");
 }
 
 size_t ModelWeights::ternary_bytes() const {

@@ -16,8 +16,8 @@ namespace ts::model {
 
 // How the embedding/output head is stored. kAuto keeps what the file ships
 // (F32 -> f32, F16/BF16 -> f16/f32, Q8_0/Q6_K -> f16); the others requantize at load.
-enum class HeadPrecision { kAuto, kF32, kF16, kQ8 };
-HeadPrecision ParseHeadPrecision(const std::string& name);  // "auto", "f32", "f16", "q8"; throws
+enum class HeadPrecision { kAuto, kF32, kF16, kQ8, kQ4 };
+HeadPrecision ParseHeadPrecision(const std::string& name);  // "auto", "f32", "f16", "q8", "q4"; throws
 
 struct LayerWeights {
   std::vector<float> attn_norm;      // [d_model]

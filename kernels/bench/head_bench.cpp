@@ -22,7 +22,7 @@ const HeadMatrix& Head(HeadType type) {
     std::vector<uint16_t> bits(static_cast<size_t>(kVocab) * kDModel);
     for (uint16_t& b : bits) b = F32ToF16(dist(rng));
     std::vector<HeadMatrix> out;
-    for (HeadType t : {HeadType::kF32, HeadType::kF16, HeadType::kQ8}) {
+    for (HeadType t : {HeadType::kF32, HeadType::kF16, HeadType::kQ8, HeadType::kQ4}) {
       out.push_back(HeadFromF16(bits.data(), kVocab, kDModel, t));
     }
     return out;
@@ -54,7 +54,7 @@ void BM_HeadGemm(benchmark::State& state) {
 }
 BENCHMARK(BM_HeadGemm)
     ->ArgNames({"isa", "type", "tokens"})
-    ->ArgsProduct({{1, 2}, {0, 1, 2}, {1, 8}})
+    ->ArgsProduct({{1, 2}, {0, 1, 2, 3}, {1, 8}})
     ->Args({0, 1, 1})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);

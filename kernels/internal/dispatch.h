@@ -36,6 +36,7 @@ struct KernelTable {
   HeadGemmFn head_f32;
   HeadGemmFn head_f16;
   HeadGemmFn head_q8;
+  HeadGemmFn head_q4;
   AbsMaxFn abs_max;
   QuantizeRowFn quantize_row;
 };
@@ -54,6 +55,9 @@ const KernelTable& ActiveTable();
                    int row_end, const float* x, int ld_x, int n_tok, float* logits,             \
                    int ld_logits);                                                              \
   void HeadGemmQ8(const void* w_data, const float* scales, int stride, int row_begin,           \
+                  int row_end, const float* x, int ld_x, int n_tok, float* logits,              \
+                  int ld_logits);                                                               \
+  void HeadGemmQ4(const void* w_data, const float* scales, int stride, int row_begin,           \
                   int row_end, const float* x, int ld_x, int n_tok, float* logits,              \
                   int ld_logits);                                                               \
   float AbsMax(const float* x, int n);                                                          \

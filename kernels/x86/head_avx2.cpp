@@ -106,31 +106,54 @@ void ForEachBlock(int row_begin, int row_end, int n_tok, Fn&& fn) {
   }
 }
 
-inline __m256 Int8x8ToFloat(const int8_t* p) {
-  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-}
+// Block decoders for QuantRows: the 32 weights of block b of a row as 4 x 8 unscaled floats.
+struct Q8Block {
+  static constexpr int kBytes = kHeadQ8Block;
+  static void Load(const uint8_t* block, __m256 w[4]) {
+    for (int j = 0; j < 4; ++j) {
+      const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 8 * j));
+      w[j] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+    }
+  }
+};
+struct Q4Block {
+  static constexpr int kBytes = kHeadQ8Block / 2;
+  static void Load(const uint8_t* block, __m256 w[4]) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block));
+    const __m128i mask = _mm_set1_epi8(15), eight = _mm_set1_epi8(8);
+    // Columns 0-15 in the low nibbles, 16-31 in the high ones; levels are code - 8.
+    const __m128i low = _mm_sub_epi8(_mm_and_si128(bytes, mask), eight);
+    const __m128i high = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), eight);
+    w[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(low));
+    w[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(low, 8)));
+    w[2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(high));
+    w[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(high, 8)));
+  }
+};
 
-template <int T>
-void Q8Rows(const int8_t* w_data, const float* scales, int stride, int row_begin, int row_end,
-            const float* x, int ld_x, float* logits, int ld_logits) {
+// Q8 / Q4: each block's weights are decoded once for up to 4 tokens; the block scale multiplies
+// each token's block sum.
+template <class Block, int T>
+void QuantRows(const uint8_t* w_data, const float* scales, int stride, int row_begin,
+               int row_end, const float* x, int ld_x, float* logits, int ld_logits) {
   const int n_blocks = stride / kHeadQ8Block;
   for (int r = row_begin; r < row_end; ++r) {
-    const int8_t* row = w_data + static_cast<size_t>(r) * stride;
+    const uint8_t* row = w_data + static_cast<size_t>(r) * n_blocks * Block::kBytes;
     const float* row_scales = scales + static_cast<size_t>(r) * n_blocks;
     __m256 acc[T];
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
     for (int b = 0; b < n_blocks; ++b) {
       const int c = b * kHeadQ8Block;
-      const __m256 w0 = Int8x8ToFloat(row + c), w1 = Int8x8ToFloat(row + c + 8);
-      const __m256 w2 = Int8x8ToFloat(row + c + 16), w3 = Int8x8ToFloat(row + c + 24);
+      __m256 w[4];
+      Block::Load(row + b * Block::kBytes, w);
       const __m256 d = _mm256_broadcast_ss(row_scales + b);
 #pragma GCC unroll 4
       for (int t = 0; t < T; ++t) {
         const float* xt = x + static_cast<size_t>(t) * ld_x + c;
-        const __m256 s01 = _mm256_fmadd_ps(w1, _mm256_load_ps(xt + 8), _mm256_mul_ps(w0, _mm256_load_ps(xt)));
+        const __m256 s01 = _mm256_fmadd_ps(w[1], _mm256_load_ps(xt + 8), _mm256_mul_ps(w[0], _mm256_load_ps(xt)));
         const __m256 s23 =
-            _mm256_fmadd_ps(w3, _mm256_load_ps(xt + 24), _mm256_mul_ps(w2, _mm256_load_ps(xt + 16)));
+            _mm256_fmadd_ps(w[3], _mm256_load_ps(xt + 24), _mm256_mul_ps(w[2], _mm256_load_ps(xt + 16)));
         acc[t] = _mm256_fmadd_ps(d, _mm256_add_ps(s01, s23), acc[t]);
       }
     }
@@ -175,8 +198,16 @@ void HeadGemmF16(const void* w_data, const float*, int stride, int row_begin, in
 
 void HeadGemmQ8(const void* w_data, const float* scales, int stride, int row_begin, int row_end,
                 const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
-  const int8_t* q = static_cast<const int8_t*>(w_data);
-#define TS_CALL(T) Q8Rows<T>(q, scales, stride, row_begin, row_end, x, ld_x, logits, ld_logits)
+  const auto* q = static_cast<const uint8_t*>(w_data);
+#define TS_CALL(T) QuantRows<Q8Block, T>(q, scales, stride, row_begin, row_end, x, ld_x, logits, ld_logits)
+  TS_HEAD_SWITCH(TS_CALL)
+#undef TS_CALL
+}
+
+void HeadGemmQ4(const void* w_data, const float* scales, int stride, int row_begin, int row_end,
+                const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
+  const auto* q = static_cast<const uint8_t*>(w_data);
+#define TS_CALL(T) QuantRows<Q4Block, T>(q, scales, stride, row_begin, row_end, x, ld_x, logits, ld_logits)
   TS_HEAD_SWITCH(TS_CALL)
 #undef TS_CALL
 }

@@ -224,7 +224,7 @@ CommandFn AddBenchCommand(CLI::App& app) {
   cmd->add_option("-t,--threads", opt->threads, "Thread counts, comma-separated (default: physical cores)");
   cmd->add_option("-b,--batch", opt->batches, "Batched decode: sequences per step, comma-separated (e.g. 1,4,8,16)");
   cmd->add_option("-r,--repeats", opt->repeats, "Repeats per test (median reported)")->check(CLI::Range(1, 100));
-  cmd->add_option("--head", opt->head, "Output head storage: auto, f32, f16, q8");
+  cmd->add_option("--head", opt->head, "Output head storage: auto, f32, f16, q8, q4");
   cmd->add_option("--kv-type", opt->kv_type, "KV cache storage: f32, f16, q8, q4")->check(CLI::IsMember({"f32", "f16", "q8", "q4"}));
   cmd->add_option("-d,--depth", opt->depths, "Decode at these context depths, comma-separated (e.g. 512,2048,4096)");
   cmd->add_flag("--json", opt->json, "Print one JSON line instead of the table");

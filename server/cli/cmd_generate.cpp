@@ -132,7 +132,7 @@ CommandFn AddGenerateCommand(CLI::App& app) {
   cmd->add_flag("--ignore-eos", opt->ignore_eos, "Keep generating past end-of-generation tokens");
   cmd->add_flag("--json", opt->json, "Print one JSON object with ids, text and per-step log-probabilities");
   cmd->add_option("-t,--threads", opt->threads, "Threads (default: physical cores)")->check(CLI::Range(1, 256));
-  cmd->add_option("--head", opt->head, "Output head storage: auto, f32, f16, q8");
+  cmd->add_option("--head", opt->head, "Output head storage: auto, f32, f16, q8, q4");
   cmd->add_flag("--float-activations", opt->float_activations, "Skip int8 activation quantization (debugging)");
   cmd->callback([p, ids] {
     if (p->count() + ids->count() == 0) throw CLI::RequiredError("-p or --prompt-ids");

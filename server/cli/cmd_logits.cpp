@@ -47,7 +47,7 @@ CommandFn AddLogitsCommand(CLI::App& app) {
   cmd->add_option("-m,--model", opt->model, "GGUF model (default: built-in model)");
   cmd->add_option("--prompt-ids", opt->prompt_ids, "Token ids, comma-separated")->required();
   cmd->add_option("-o,--output", opt->output, "Output file: float32 [n_tokens, n_vocab]")->required();
-  cmd->add_option("--head", opt->head, "Output head storage: auto, f32, f16, q8");
+  cmd->add_option("--head", opt->head, "Output head storage: auto, f32, f16, q8, q4");
   cmd->add_flag("--float-activations", opt->float_activations, "Skip int8 activation quantization");
   cmd->add_option("-t,--threads", opt->threads, "Threads")->check(CLI::Range(1, 256));
   return [opt] { return RunLogits(*opt); };

@@ -76,7 +76,7 @@ CommandFn AddPerplexityCommand(CLI::App& app) {
   cmd->add_option("--ctx", opt->n_ctx, "Window length in tokens (default: the model's context length)")
       ->check(CLI::Range(2, 1 << 16));
   cmd->add_option("-t,--threads", opt->threads, "Threads")->check(CLI::Range(1, 256));
-  cmd->add_option("--head", opt->head, "Output head storage: auto, f32, f16, q8");
+  cmd->add_option("--head", opt->head, "Output head storage: auto, f32, f16, q8, q4");
   return [opt] { return RunPerplexity(*opt); };
 }
 

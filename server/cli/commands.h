@@ -31,7 +31,7 @@ CommandFn AddKvEvalCommand(CLI::App& app);
 std::string DefaultModelPath();
 
 // Loads `path` (the built-in model when empty) with the head stored as `head`
-// ("auto", "f32", "f16", "q8").
+// ("auto", "f32", "f16", "q8", "q4").
 std::unique_ptr<model::Model> LoadModel(const std::string& path, const std::string& head);
 
 // Parses "1,2,3" into token ids; throws std::runtime_error naming the bad item.

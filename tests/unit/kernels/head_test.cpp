@@ -74,7 +74,7 @@ void CheckShape(HeadType type, int n_rows, int n_cols, int n_tokens, uint32_t se
 
 TEST(Head, AllTypesAllIsasMatchReference) {
   uint32_t seed = 1;
-  for (HeadType type : {HeadType::kF32, HeadType::kF16, HeadType::kQ8}) {
+  for (HeadType type : {HeadType::kF32, HeadType::kF16, HeadType::kQ8, HeadType::kQ4}) {
     for (int n_rows : {1, 3, 33, 100}) {
       for (int n_cols : {1, 31, 64, 100, 2560}) {
         for (int n_tokens : {1, 2, 5, 8, 11}) CheckShape(type, n_rows, n_cols, n_tokens, seed++);
@@ -90,6 +90,8 @@ TEST(Head, RowsDequantize) {
   const HeadMatrix f32 = HeadFromF32(wf.data(), n_rows, n_cols, HeadType::kF32);
   const HeadMatrix f16 = HeadFromF32(wf.data(), n_rows, n_cols, HeadType::kF16);
   const HeadMatrix q8 = HeadFromF32(wf.data(), n_rows, n_cols, HeadType::kQ8);
+  const HeadMatrix q4 = HeadFromF32(wf.data(), n_rows, n_cols, HeadType::kQ4);
+  EXPECT_EQ(q4.data.size(), static_cast<size_t>(n_rows) * q4.stride() / 2);
   for (int r = 0; r < n_rows; ++r) {
     const float* want = wf.data() + static_cast<size_t>(r) * n_cols;
     HeadRow(f32, r, row.data());
@@ -103,6 +105,14 @@ TEST(Head, RowsDequantize) {
       const int b0 = c / kHeadQ8Block * kHeadQ8Block;
       for (int j = b0; j < std::min(n_cols, b0 + kHeadQ8Block); ++j) abs_max = std::max(abs_max, std::fabs(want[j]));
       ASSERT_NEAR(row[c], want[c], 0.5 * abs_max / 127 * 1.0001) << r << " " << c;
+    }
+    HeadRow(q4, r, row.data());
+    for (int c = 0; c < n_cols; ++c) {
+      // Q4: levels -7..7 of absmax / 7, so again at most half a step.
+      float abs_max = 0;
+      const int b0 = c / kHeadQ8Block * kHeadQ8Block;
+      for (int j = b0; j < std::min(n_cols, b0 + kHeadQ8Block); ++j) abs_max = std::max(abs_max, std::fabs(want[j]));
+      ASSERT_NEAR(row[c], want[c], 0.5 * abs_max / 7 * 1.0001) << r << " " << c;
     }
   }
   EXPECT_THROW(HeadRow(q8, n_rows, row.data()), std::out_of_range);
