@@ -48,13 +48,18 @@ HeadMatrix Allocate(int n_rows, int n_cols, HeadType type) {
   return w;
 }
 
+// Returns max |row[c]| over [b0, b1).
+float BlockAbsMax(const float* row, int b0, int b1) {
+  float abs_max = 0.0f;
+  for (int c = b0; c < b1; ++c) abs_max = std::max(abs_max, std::fabs(row[c]));
+  return abs_max;
+}
+
 // Quantizes one row of floats to int8 with a scale per 32 columns (absmax / 127).
 void QuantizeQ8Row(const float* row, int n_cols, int8_t* q, float* scales) {
   for (int b0 = 0; b0 < n_cols; b0 += kHeadQ8Block) {
     const int b1 = std::min(n_cols, b0 + kHeadQ8Block);
-    float abs_max = 0.0f;
-    for (int c = b0; c < b1; ++c) abs_max = std::max(abs_max, std::fabs(row[c]));
-    const float d = abs_max / 127.0f;
+    const float d = BlockAbsMax(row, b0, b1) / 127.0f;
     const float inv = d > 0.0f ? 1.0f / d : 0.0f;
     scales[b0 / kHeadQ8Block] = d;
     for (int c = b0; c < b1; ++c) {
@@ -68,9 +73,7 @@ void QuantizeQ8Row(const float* row, int n_cols, int8_t* q, float* scales) {
 void QuantizeQ4Row(const float* row, int n_cols, uint8_t* q, float* scales) {
   for (int b0 = 0; b0 < n_cols; b0 += kHeadQ8Block) {
     const int b1 = std::min(n_cols, b0 + kHeadQ8Block);
-    float abs_max = 0.0f;
-    for (int c = b0; c < b1; ++c) abs_max = std::max(abs_max, std::fabs(row[c]));
-    const float d = abs_max / 7.0f;
+    const float d = BlockAbsMax(row, b0, b1) / 7.0f;
     const float inv = d > 0.0f ? 1.0f / d : 0.0f;
     scales[b0 / kHeadQ8Block] = d;
     uint8_t* block = q + b0 / 2;

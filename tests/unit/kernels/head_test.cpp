@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "kernels/f16.h"
@@ -98,21 +99,16 @@ TEST(Head, RowsDequantize) {
     for (int c = 0; c < n_cols; ++c) ASSERT_EQ(row[c], want[c]);
     HeadRow(f16, r, row.data());
     for (int c = 0; c < n_cols; ++c) ASSERT_EQ(row[c], F16ToF32(F32ToF16(want[c])));
-    HeadRow(q8, r, row.data());
-    for (int c = 0; c < n_cols; ++c) {
-      // Q8 error is at most half a step of the block's scale (absmax / 127).
-      float abs_max = 0;
-      const int b0 = c / kHeadQ8Block * kHeadQ8Block;
-      for (int j = b0; j < std::min(n_cols, b0 + kHeadQ8Block); ++j) abs_max = std::max(abs_max, std::fabs(want[j]));
-      ASSERT_NEAR(row[c], want[c], 0.5 * abs_max / 127 * 1.0001) << r << " " << c;
-    }
-    HeadRow(q4, r, row.data());
-    for (int c = 0; c < n_cols; ++c) {
-      // Q4: levels -7..7 of absmax / 7, so again at most half a step.
-      float abs_max = 0;
-      const int b0 = c / kHeadQ8Block * kHeadQ8Block;
-      for (int j = b0; j < std::min(n_cols, b0 + kHeadQ8Block); ++j) abs_max = std::max(abs_max, std::fabs(want[j]));
-      ASSERT_NEAR(row[c], want[c], 0.5 * abs_max / 7 * 1.0001) << r << " " << c;
+    // Q8 (levels of absmax / 127) and Q4 (levels -7..7 of absmax / 7) err by at most half a
+    // step of their block's scale.
+    for (const auto& [w, levels] : {std::pair{&q8, 127.0}, std::pair{&q4, 7.0}}) {
+      HeadRow(*w, r, row.data());
+      for (int c = 0; c < n_cols; ++c) {
+        float abs_max = 0;
+        const int b0 = c / kHeadQ8Block * kHeadQ8Block;
+        for (int j = b0; j < std::min(n_cols, b0 + kHeadQ8Block); ++j) abs_max = std::max(abs_max, std::fabs(want[j]));
+        ASSERT_NEAR(row[c], want[c], 0.5 * abs_max / levels * 1.0001) << HeadTypeName(w->type) << " " << r << " " << c;
+      }
     }
   }
   EXPECT_THROW(HeadRow(q8, n_rows, row.data()), std::out_of_range);
