@@ -61,6 +61,10 @@ Isa DetectUncached() {
   const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
                       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+#if defined(TS_EMULATE_AVX512)
+  // Test-only library: its AVX-512 kernels run on portable intrinsics (x86/avx512_intrinsics.h).
+  if (avx2) return Isa::kAvx512;
+#endif
   if (avx512) return Isa::kAvx512;
   if (avx2) return Isa::kAvx2;
 #endif

@@ -16,6 +16,7 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libpcre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libsimde-dev  # tests run the AVX-512 kernels on SIMDe's portable intrinsics
   python3 python3-numpy python3-yaml
   nodejs npm
   curl ca-certificates

@@ -1,6 +1,6 @@
 // Head GEMV/GEMM kernels for AVX-512: each weight vector is converted to float once and
 // multiplied into up to 4 tokens. Rows are a multiple of 64 columns and x is zero padded.
-#include <immintrin.h>
+#include "kernels/x86/avx512_intrinsics.h"
 
 #include "kernels/head.h"
 #include "kernels/internal/dispatch.h"

@@ -1,6 +1,6 @@
 // Activation quantization row kernels for AVX-512. Same float operations as the scalar kernel
 // (multiply, clamp, truncate, step by the fraction), so q is bit-identical; tails use masks.
-#include <immintrin.h>
+#include "kernels/x86/avx512_intrinsics.h"
 
 #include "kernels/internal/dispatch.h"
 

@@ -5,7 +5,7 @@
 // vpdpbusd on the masked word gives 4^k times the true sum in its own accumulator, and
 // (acc_k >> 2k) recovers it exactly (every term is a multiple of 4^k). Lane magnitudes stay below
 // 2^31 for rows up to millions of columns. Results equal the scalar reference exactly.
-#include <immintrin.h>
+#include "kernels/x86/avx512_intrinsics.h"
 
 #include "kernels/internal/dispatch.h"
 #include "kernels/internal/ternary_layout.h"
