@@ -116,17 +116,12 @@ void StoreRow(HeadMatrix* w, int r, const float* row) {
   }
 }
 
-internal::HeadGemmFn KernelFor(const internal::KernelTable& table, HeadType type) {
-  switch (type) {
-    case HeadType::kF16:
-      return table.head_f16;
-    case HeadType::kQ8:
-      return table.head_q8;
-    case HeadType::kQ4:
-      return table.head_q4;
-    default:
-      return table.head_f32;
-  }
+internal::HeadGemmFn FloatKernelFor(const internal::KernelTable& table, HeadType type) {
+  return type == HeadType::kF16 ? table.head_f16 : table.head_f32;
+}
+
+internal::HeadQuantGemmFn QuantKernelFor(const internal::KernelTable& table, HeadType type) {
+  return type == HeadType::kQ4 ? table.head_q4 : table.head_q8;
 }
 
 // Copies x [n_tokens, n_cols] into a zero-padded [n_tokens, stride] buffer so the kernels need
@@ -141,18 +136,64 @@ const float* PadActivations(const float* x, int n_tokens, int n_cols, int ld_x, 
   return padded.data();
 }
 
-void RunRows(internal::HeadGemmFn kernel, const HeadMatrix& w, const float* x_padded,
-             int n_tokens, float* logits, int ld_logits, int row_begin, int row_end) {
-  const int stride = w.stride();
-  for (int r0 = row_begin; r0 < row_end; r0 += kStripRows) {
-    const int r1 = std::min(row_end, r0 + kStripRows);
-    for (int t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
-      kernel(w.data.data(), w.scales.data(), stride, r0, r1,
-             x_padded + static_cast<size_t>(t0) * stride, stride,
-             std::min(kTokenTile, n_tokens - t0), logits + static_cast<size_t>(t0) * ld_logits,
-             ld_logits);
-    }
+// Q8/Q4 heads take int8 activations quantized like the weights (absmax / 127 per block of 32
+// columns, llama.cpp's Q8_0 x Q8_0): integer dot products per block then cost the kernels a few
+// byte ops per 32 weights instead of converting every weight to float.
+struct QuantizedActivations {
+  const int8_t* q;      // [n_tokens, stride]
+  const float* scales;  // [n_tokens, stride / kHeadQ8Block]
+};
+
+QuantizedActivations QuantizeActivations(const float* x_padded, int n_tokens, int stride) {
+  thread_local AlignedBuffer<int8_t> q;
+  thread_local std::vector<float> scales;
+  const int n_blocks = stride / kHeadQ8Block;
+  q.Resize(static_cast<size_t>(n_tokens) * stride);
+  scales.resize(static_cast<size_t>(n_tokens) * n_blocks);
+  for (int t = 0; t < n_tokens; ++t) {
+    QuantizeQ8Row(x_padded + static_cast<size_t>(t) * stride, stride,
+                  q.data() + static_cast<size_t>(t) * stride, scales.data() + static_cast<size_t>(t) * n_blocks);
   }
+  return {q.data(), scales.data()};
+}
+
+// Runs `table`'s kernel for w's type over all rows, split over pool (may be null) in strips of
+// kStripRows rows x kTokenTile tokens.
+void Run(const internal::KernelTable& table, const HeadMatrix& w, const float* x, int n_tokens,
+         int ld_x, float* logits, int ld_logits, ThreadPool* pool) {
+  const int stride = w.stride();
+  const float* x_padded = PadActivations(x, n_tokens, w.n_cols, ld_x, stride);
+  const bool quantized = HasScales(w.type);
+  const QuantizedActivations xq =
+      quantized ? QuantizeActivations(x_padded, n_tokens, stride) : QuantizedActivations{};
+  const internal::HeadGemmFn float_kernel = FloatKernelFor(table, w.type);
+  const internal::HeadQuantGemmFn quant_kernel = QuantKernelFor(table, w.type);
+  auto rows = [&](int row_begin, int row_end) {
+    for (int r0 = row_begin; r0 < row_end; r0 += kStripRows) {
+      const int r1 = std::min(row_end, r0 + kStripRows);
+      for (int t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
+        const int n_tok = std::min(kTokenTile, n_tokens - t0);
+        float* out = logits + static_cast<size_t>(t0) * ld_logits;
+        if (quantized) {
+          quant_kernel(w.data.data(), w.scales.data(), stride, r0, r1,
+                       xq.q + static_cast<size_t>(t0) * stride,
+                       xq.scales + static_cast<size_t>(t0) * (stride / kHeadQ8Block), n_tok, out,
+                       ld_logits);
+        } else {
+          float_kernel(w.data.data(), stride, r0, r1, x_padded + static_cast<size_t>(t0) * stride,
+                       stride, n_tok, out, ld_logits);
+        }
+      }
+    }
+  };
+  if (pool == nullptr || pool->n_threads() == 1) {
+    rows(0, w.n_rows);
+    return;
+  }
+  pool->Run([&](int thread_index, int n_threads) {
+    const auto [begin, end] = SplitRange(w.n_rows, thread_index, n_threads, kStripRows);
+    if (begin < end) rows(begin, end);
+  });
 }
 
 void CheckArgs(const HeadMatrix& w, int n_tokens, int ld_x, int ld_logits) {
@@ -232,16 +273,7 @@ void HeadGemm(const HeadMatrix& w, const float* x, int n_tokens, int ld_x, float
               int ld_logits, ThreadPool* pool) {
   CheckArgs(w, n_tokens, ld_x, ld_logits);
   if (n_tokens == 0 || w.n_rows == 0) return;
-  const internal::HeadGemmFn kernel = KernelFor(internal::ActiveTable(), w.type);
-  const float* x_padded = PadActivations(x, n_tokens, w.n_cols, ld_x, w.stride());
-  if (pool == nullptr || pool->n_threads() == 1) {
-    RunRows(kernel, w, x_padded, n_tokens, logits, ld_logits, 0, w.n_rows);
-    return;
-  }
-  pool->Run([&](int thread_index, int n_threads) {
-    const auto [begin, end] = SplitRange(w.n_rows, thread_index, n_threads, kStripRows);
-    if (begin < end) RunRows(kernel, w, x_padded, n_tokens, logits, ld_logits, begin, end);
-  });
+  Run(internal::ActiveTable(), w, x, n_tokens, ld_x, logits, ld_logits, pool);
 }
 
 void HeadGemmReference(const HeadMatrix& w, const float* x, int n_tokens, int ld_x,
@@ -253,14 +285,13 @@ void HeadGemmReference(const HeadMatrix& w, const float* x, int n_tokens, int ld
   scalar_table.head_f16 = internal::scalar::HeadGemmF16;
   scalar_table.head_q8 = internal::scalar::HeadGemmQ8;
   scalar_table.head_q4 = internal::scalar::HeadGemmQ4;
-  const float* x_padded = PadActivations(x, n_tokens, w.n_cols, ld_x, w.stride());
-  RunRows(KernelFor(scalar_table, w.type), w, x_padded, n_tokens, logits, ld_logits, 0, w.n_rows);
+  Run(scalar_table, w, x, n_tokens, ld_x, logits, ld_logits, nullptr);
 }
 
 namespace internal::scalar {
 
-void HeadGemmF32(const void* w_data, const float*, int stride, int row_begin, int row_end,
-                 const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
+void HeadGemmF32(const void* w_data, int stride, int row_begin, int row_end, const float* x,
+                 int ld_x, int n_tok, float* logits, int ld_logits) {
   for (int r = row_begin; r < row_end; ++r) {
     const float* row = static_cast<const float*>(w_data) + static_cast<size_t>(r) * stride;
     for (int t = 0; t < n_tok; ++t) {
@@ -272,8 +303,8 @@ void HeadGemmF32(const void* w_data, const float*, int stride, int row_begin, in
   }
 }
 
-void HeadGemmF16(const void* w_data, const float*, int stride, int row_begin, int row_end,
-                 const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
+void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end, const float* x,
+                 int ld_x, int n_tok, float* logits, int ld_logits) {
   std::vector<float> row(static_cast<size_t>(stride));
   for (int r = row_begin; r < row_end; ++r) {
     F16ToF32Row(static_cast<const uint16_t*>(w_data) + static_cast<size_t>(r) * stride, row.data(),
@@ -287,47 +318,46 @@ void HeadGemmF16(const void* w_data, const float*, int stride, int row_begin, in
   }
 }
 
-void HeadGemmQ8(const void* w_data, const float* scales, int stride, int row_begin, int row_end,
-                const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
+// Q8 / Q4: integer dot products per block, scaled by the two block scales, summed in float.
+template <class Level>
+void QuantRows(const void* w_data, const float* w_scales, int stride, int row_begin,
+               int row_end, const int8_t* xq, const float* x_scales, int n_tok, float* logits,
+               int ld_logits, Level level) {
   const int n_blocks = stride / kHeadQ8Block;
   for (int r = row_begin; r < row_end; ++r) {
-    const int8_t* row = static_cast<const int8_t*>(w_data) + static_cast<size_t>(r) * stride;
-    const float* row_scales = scales + static_cast<size_t>(r) * n_blocks;
+    const float* row_scales = w_scales + static_cast<size_t>(r) * n_blocks;
     for (int t = 0; t < n_tok; ++t) {
-      const float* xt = x + static_cast<size_t>(t) * ld_x;
+      const int8_t* xt = xq + static_cast<size_t>(t) * stride;
+      const float* xt_scales = x_scales + static_cast<size_t>(t) * n_blocks;
       float sum = 0.0f;
       for (int b = 0; b < n_blocks; ++b) {
-        float block_sum = 0.0f;
-        for (int j = 0; j < kHeadQ8Block; ++j) {
-          block_sum += static_cast<float>(row[b * kHeadQ8Block + j]) * xt[b * kHeadQ8Block + j];
+        int32_t dot = 0;
+        for (int c = b * kHeadQ8Block; c < (b + 1) * kHeadQ8Block; ++c) {
+          dot += level(w_data, r, stride, c) * xt[c];
         }
-        sum += row_scales[b] * block_sum;
+        sum += row_scales[b] * xt_scales[b] * static_cast<float>(dot);
       }
       logits[static_cast<size_t>(t) * ld_logits + r] = sum;
     }
   }
 }
 
-void HeadGemmQ4(const void* w_data, const float* scales, int stride, int row_begin, int row_end,
-                const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
-  const int n_blocks = stride / kHeadQ8Block;
-  std::vector<float> row(static_cast<size_t>(stride));
-  for (int r = row_begin; r < row_end; ++r) {
-    const uint8_t* q = static_cast<const uint8_t*>(w_data) + static_cast<size_t>(r) * stride / 2;
-    const float* row_scales = scales + static_cast<size_t>(r) * n_blocks;
-    // Unscaled levels; the scale multiplies each block's sum, as in the Q8 kernel.
-    for (int c = 0; c < stride; ++c) row[c] = static_cast<float>(Q4Level(q, c));
-    for (int t = 0; t < n_tok; ++t) {
-      const float* xt = x + static_cast<size_t>(t) * ld_x;
-      float sum = 0.0f;
-      for (int b = 0; b < n_blocks; ++b) {
-        float block_sum = 0.0f;
-        for (int j = 0; j < kHeadQ8Block; ++j) block_sum += row[b * kHeadQ8Block + j] * xt[b * kHeadQ8Block + j];
-        sum += row_scales[b] * block_sum;
-      }
-      logits[static_cast<size_t>(t) * ld_logits + r] = sum;
-    }
-  }
+void HeadGemmQ8(const void* w_data, const float* w_scales, int stride, int row_begin,
+                int row_end, const int8_t* xq, const float* x_scales, int n_tok, float* logits,
+                int ld_logits) {
+  QuantRows(w_data, w_scales, stride, row_begin, row_end, xq, x_scales, n_tok, logits, ld_logits,
+            [](const void* w, int r, int row_stride, int c) {
+              return static_cast<int32_t>(static_cast<const int8_t*>(w)[static_cast<size_t>(r) * row_stride + c]);
+            });
+}
+
+void HeadGemmQ4(const void* w_data, const float* w_scales, int stride, int row_begin,
+                int row_end, const int8_t* xq, const float* x_scales, int n_tok, float* logits,
+                int ld_logits) {
+  QuantRows(w_data, w_scales, stride, row_begin, row_end, xq, x_scales, n_tok, logits, ld_logits,
+            [](const void* w, int r, int row_stride, int c) {
+              return Q4Level(static_cast<const uint8_t*>(w) + static_cast<size_t>(r) * row_stride / 2, c);
+            });
 }
 
 }  // namespace internal::scalar

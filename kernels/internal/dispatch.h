@@ -18,12 +18,19 @@ using TernaryDotsFn = void (*)(const uint8_t* blocks, size_t block_stride, int n
                                int n_blocks, const int8_t* q, int ld_q, int n_tok, int32_t* dots,
                                int ld_dots);
 
-// Head GEMV/GEMM over rows [row_begin, row_end): logits[t * ld_logits + r] = dot(W[r], x[t]).
-// w_data rows are `stride` elements (see head_layout.h); x rows are `ld_x` floats, zero padded
-// to the row stride; scales is the Q8 per-block scale array (unused for F32/F16).
-using HeadGemmFn = void (*)(const void* w_data, const float* scales, int stride, int row_begin,
-                            int row_end, const float* x, int ld_x, int n_tok, float* logits,
-                            int ld_logits);
+// F32/F16 head GEMV/GEMM over rows [row_begin, row_end): logits[t * ld_logits + r] =
+// dot(W[r], x[t]). w_data rows are `stride` elements (see head.h); x rows are `ld_x` floats,
+// zero padded to the row stride.
+using HeadGemmFn = void (*)(const void* w_data, int stride, int row_begin, int row_end,
+                            const float* x, int ld_x, int n_tok, float* logits, int ld_logits);
+
+// Q8/Q4 head GEMV/GEMM over rows [row_begin, row_end) with int8 activations:
+// logits[t * ld_logits + r] = sum_b w_scales[r, b] * x_scales[t, b] * dot(Wq[r, b], xq[t, b])
+// over blocks b of kHeadQ8Block columns (integer dots). xq rows are `stride` int8 values,
+// x_scales rows stride / kHeadQ8Block floats; |xq| <= 127.
+using HeadQuantGemmFn = void (*)(const void* w_data, const float* w_scales, int stride,
+                                 int row_begin, int row_end, const int8_t* xq,
+                                 const float* x_scales, int n_tok, float* logits, int ld_logits);
 
 // Returns max |x[i]| over n values (0 for n == 0).
 using AbsMaxFn = float (*)(const float* x, int n);
@@ -35,8 +42,8 @@ struct KernelTable {
   TernaryDotsFn ternary_dots;
   HeadGemmFn head_f32;
   HeadGemmFn head_f16;
-  HeadGemmFn head_q8;
-  HeadGemmFn head_q4;
+  HeadQuantGemmFn head_q8;
+  HeadQuantGemmFn head_q4;
   AbsMaxFn abs_max;
   QuantizeRowFn quantize_row;
 };
@@ -48,18 +55,16 @@ const KernelTable& ActiveTable();
   namespace ns {                                                                               \
   void TernaryDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,     \
                    const int8_t* q, int ld_q, int n_tok, int32_t* dots, int ld_dots);           \
-  void HeadGemmF32(const void* w_data, const float* scales, int stride, int row_begin,          \
-                   int row_end, const float* x, int ld_x, int n_tok, float* logits,             \
-                   int ld_logits);                                                              \
-  void HeadGemmF16(const void* w_data, const float* scales, int stride, int row_begin,          \
-                   int row_end, const float* x, int ld_x, int n_tok, float* logits,             \
-                   int ld_logits);                                                              \
-  void HeadGemmQ8(const void* w_data, const float* scales, int stride, int row_begin,           \
-                  int row_end, const float* x, int ld_x, int n_tok, float* logits,              \
-                  int ld_logits);                                                               \
-  void HeadGemmQ4(const void* w_data, const float* scales, int stride, int row_begin,           \
-                  int row_end, const float* x, int ld_x, int n_tok, float* logits,              \
-                  int ld_logits);                                                               \
+  void HeadGemmF32(const void* w_data, int stride, int row_begin, int row_end, const float* x,  \
+                   int ld_x, int n_tok, float* logits, int ld_logits);                          \
+  void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end, const float* x,  \
+                   int ld_x, int n_tok, float* logits, int ld_logits);                          \
+  void HeadGemmQ8(const void* w_data, const float* w_scales, int stride, int row_begin,         \
+                  int row_end, const int8_t* xq, const float* x_scales, int n_tok,              \
+                  float* logits, int ld_logits);                                                \
+  void HeadGemmQ4(const void* w_data, const float* w_scales, int stride, int row_begin,         \
+                  int row_end, const int8_t* xq, const float* x_scales, int n_tok,              \
+                  float* logits, int ld_logits);                                                \
   float AbsMax(const float* x, int n);                                                          \
   int32_t QuantizeRow(const float* x, int n, float s, int8_t* q);                               \
   }

@@ -111,57 +111,57 @@ void ForEachBlock(int row_begin, int row_end, int n_tok, Fn&& fn) {
   }
 }
 
-// Block decoders for QuantRows: the 32 weights of block b of a row as 4 x 8 unscaled floats.
+// Block decoders for QuantRows: the 32 weights of a block as signed bytes.
 struct Q8Block {
   static constexpr int kBytes = kHeadQ8Block;
-  static void Load(const uint8_t* block, __m256 w[4]) {
-    for (int j = 0; j < 4; ++j) {
-      const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 8 * j));
-      w[j] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
-    }
+  static __m256i Load(const uint8_t* block) {
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(block));
   }
 };
 struct Q4Block {
   static constexpr int kBytes = kHeadQ8Block / 2;
-  static void Load(const uint8_t* block, __m256 w[4]) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block));
-    const __m128i mask = _mm_set1_epi8(15), eight = _mm_set1_epi8(8);
+  static __m256i Load(const uint8_t* block) {
     // Columns 0-15 in the low nibbles, 16-31 in the high ones; levels are code - 8.
-    const __m128i low = _mm_sub_epi8(_mm_and_si128(bytes, mask), eight);
-    const __m128i high = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), eight);
-    w[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(low));
-    w[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(low, 8)));
-    w[2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(high));
-    w[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(high, 8)));
+    const __m128i bytes = _mm_load_si128(reinterpret_cast<const __m128i*>(block));
+    const __m256i codes = _mm256_and_si256(
+        _mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), _mm256_set1_epi8(15));
+    return _mm256_sub_epi8(codes, _mm256_set1_epi8(8));
   }
 };
 
-// Q8 / Q4: each block's weights are decoded once for up to 4 tokens; the block scale multiplies
-// each token's block sum.
+// Q8 / Q4 with int8 activations: per block and token, vpmaddubsw multiplies |w| by x carrying
+// w's sign (|w|, |x| <= 127, so the pair sums fit int16), vpmaddwd widens to int32, and the
+// block's sum is scaled by both block scales into a float accumulator. The weights of a block
+// are decoded once for up to 4 tokens.
 template <class Block, int T>
-void QuantRows(const uint8_t* w_data, const float* scales, int stride, int row_begin,
-               int row_end, const float* x, int ld_x, float* logits, int ld_logits) {
+void QuantRows(const uint8_t* w_data, const float* w_scales, int stride, int row_begin,
+               int row_end, const int8_t* xq, const float* x_scales, float* logits, int ld_logits) {
   const int n_blocks = stride / kHeadQ8Block;
+  const __m256i ones = _mm256_set1_epi16(1);
   for (int r = row_begin; r < row_end; ++r) {
     const uint8_t* row = w_data + static_cast<size_t>(r) * n_blocks * Block::kBytes;
-    const float* row_scales = scales + static_cast<size_t>(r) * n_blocks;
-    // Blocks alternate between two accumulators per token: one chain advanced once per block
-    // (4 cycles of FMA latency per 32 columns) held a 1-token row stream near DRAM speed.
+    const float* row_scales = w_scales + static_cast<size_t>(r) * n_blocks;
+    // Even and odd blocks feed two accumulators per token, so the FMA latency does not set the
+    // pace of a 1-token row stream (n_blocks is even: rows are a multiple of 64 columns).
     __m256 acc[T][2];
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-    for (int b = 0; b < n_blocks; ++b) {
-      const int c = b * kHeadQ8Block;
-      __m256 w[4];
-      Block::Load(row + b * Block::kBytes, w);
-      const __m256 d = _mm256_broadcast_ss(row_scales + b);
+    for (int b0 = 0; b0 < n_blocks; b0 += 2) {
+#pragma GCC unroll 2
+      for (int half = 0; half < 2; ++half) {
+        const int b = b0 + half;
+        const __m256i w = Block::Load(row + b * Block::kBytes);
+        const __m256i w_abs = _mm256_sign_epi8(w, w);
+        const __m256 d = _mm256_broadcast_ss(row_scales + b);
 #pragma GCC unroll 4
-      for (int t = 0; t < T; ++t) {
-        const float* xt = x + static_cast<size_t>(t) * ld_x + c;
-        const __m256 s01 = _mm256_fmadd_ps(w[1], _mm256_load_ps(xt + 8), _mm256_mul_ps(w[0], _mm256_load_ps(xt)));
-        const __m256 s23 =
-            _mm256_fmadd_ps(w[3], _mm256_load_ps(xt + 24), _mm256_mul_ps(w[2], _mm256_load_ps(xt + 16)));
-        acc[t][b & 1] = _mm256_fmadd_ps(d, _mm256_add_ps(s01, s23), acc[t][b & 1]);
+        for (int t = 0; t < T; ++t) {
+          const __m256i x = _mm256_load_si256(
+              reinterpret_cast<const __m256i*>(xq + static_cast<size_t>(t) * stride + b * kHeadQ8Block));
+          const __m256i dots =
+              _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(x, w)), ones);
+          const __m256 scale = _mm256_mul_ps(d, _mm256_broadcast_ss(x_scales + t * n_blocks + b));
+          acc[t][half] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), scale, acc[t][half]);
+        }
       }
     }
 #pragma GCC unroll 4
@@ -181,8 +181,8 @@ void QuantRows(const uint8_t* w_data, const float* scales, int stride, int row_b
     default: CALL(4); break;   \
   }
 
-void HeadGemmF32(const void* w_data, const float*, int stride, int row_begin, int row_end,
-                 const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
+void HeadGemmF32(const void* w_data, int stride, int row_begin, int row_end, const float* x,
+                 int ld_x, int n_tok, float* logits, int ld_logits) {
   if (n_tok == 1) {
     FloatRowsGemv<LoadF32, 4>(w_data, stride, row_begin, row_end, x, logits);
     return;
@@ -193,8 +193,8 @@ void HeadGemmF32(const void* w_data, const float*, int stride, int row_begin, in
   });
 }
 
-void HeadGemmF16(const void* w_data, const float*, int stride, int row_begin, int row_end,
-                 const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
+void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end, const float* x,
+                 int ld_x, int n_tok, float* logits, int ld_logits) {
   if (n_tok == 1) {
     FloatRowsGemv<LoadF16, 2>(w_data, stride, row_begin, row_end, x, logits);
     return;
@@ -205,18 +205,20 @@ void HeadGemmF16(const void* w_data, const float*, int stride, int row_begin, in
   });
 }
 
-void HeadGemmQ8(const void* w_data, const float* scales, int stride, int row_begin, int row_end,
-                const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
+void HeadGemmQ8(const void* w_data, const float* w_scales, int stride, int row_begin,
+                int row_end, const int8_t* xq, const float* x_scales, int n_tok, float* logits,
+                int ld_logits) {
   const auto* q = static_cast<const uint8_t*>(w_data);
-#define TS_CALL(T) QuantRows<Q8Block, T>(q, scales, stride, row_begin, row_end, x, ld_x, logits, ld_logits)
+#define TS_CALL(T) QuantRows<Q8Block, T>(q, w_scales, stride, row_begin, row_end, xq, x_scales, logits, ld_logits)
   TS_HEAD_SWITCH(TS_CALL)
 #undef TS_CALL
 }
 
-void HeadGemmQ4(const void* w_data, const float* scales, int stride, int row_begin, int row_end,
-                const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
+void HeadGemmQ4(const void* w_data, const float* w_scales, int stride, int row_begin,
+                int row_end, const int8_t* xq, const float* x_scales, int n_tok, float* logits,
+                int ld_logits) {
   const auto* q = static_cast<const uint8_t*>(w_data);
-#define TS_CALL(T) QuantRows<Q4Block, T>(q, scales, stride, row_begin, row_end, x, ld_x, logits, ld_logits)
+#define TS_CALL(T) QuantRows<Q4Block, T>(q, w_scales, stride, row_begin, row_end, xq, x_scales, logits, ld_logits)
   TS_HEAD_SWITCH(TS_CALL)
 #undef TS_CALL
 }

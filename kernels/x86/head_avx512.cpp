@@ -48,38 +48,6 @@ void FloatRows(const void* w_data, int stride, int row_begin, int row_end, const
   }
 }
 
-inline __m512 Int8x16ToFloat(const int8_t* p) {
-  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p))));
-}
-
-template <int T>
-void Q8Rows(const int8_t* w_data, const float* scales, int stride, int row_begin, int row_end,
-            const float* x, int ld_x, float* logits, int ld_logits) {
-  const int n_blocks = stride / kHeadQ8Block;
-  for (int r = row_begin; r < row_end; ++r) {
-    const int8_t* row = w_data + static_cast<size_t>(r) * stride;
-    const float* row_scales = scales + static_cast<size_t>(r) * n_blocks;
-    __m512 acc[T];
-#pragma GCC unroll 4
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-    for (int b = 0; b < n_blocks; ++b) {
-      const int c = b * kHeadQ8Block;
-      const __m512 w0 = Int8x16ToFloat(row + c), w1 = Int8x16ToFloat(row + c + 16);
-      const __m512 d = _mm512_set1_ps(row_scales[b]);
-#pragma GCC unroll 4
-      for (int t = 0; t < T; ++t) {
-        const float* xt = x + static_cast<size_t>(t) * ld_x + c;
-        const __m512 s = _mm512_fmadd_ps(w1, _mm512_load_ps(xt + 16), _mm512_mul_ps(w0, _mm512_load_ps(xt)));
-        acc[t] = _mm512_fmadd_ps(d, s, acc[t]);
-      }
-    }
-#pragma GCC unroll 4
-    for (int t = 0; t < T; ++t) {
-      logits[static_cast<size_t>(t) * ld_logits + r] = _mm512_reduce_add_ps(acc[t]);
-    }
-  }
-}
-
 }  // namespace
 
 #define TS_HEAD_SWITCH(CALL)   \
@@ -90,24 +58,16 @@ void Q8Rows(const int8_t* w_data, const float* scales, int stride, int row_begin
     default: CALL(4); break;   \
   }
 
-void HeadGemmF32(const void* w_data, const float*, int stride, int row_begin, int row_end,
+void HeadGemmF32(const void* w_data, int stride, int row_begin, int row_end,
                  const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
 #define TS_CALL(T) FloatRows<LoadF32, 4, T>(w_data, stride, row_begin, row_end, x, ld_x, logits, ld_logits)
   TS_HEAD_SWITCH(TS_CALL)
 #undef TS_CALL
 }
 
-void HeadGemmF16(const void* w_data, const float*, int stride, int row_begin, int row_end,
+void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end,
                  const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
 #define TS_CALL(T) FloatRows<LoadF16, 2, T>(w_data, stride, row_begin, row_end, x, ld_x, logits, ld_logits)
-  TS_HEAD_SWITCH(TS_CALL)
-#undef TS_CALL
-}
-
-void HeadGemmQ8(const void* w_data, const float* scales, int stride, int row_begin, int row_end,
-                const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
-  const int8_t* q = static_cast<const int8_t*>(w_data);
-#define TS_CALL(T) Q8Rows<T>(q, scales, stride, row_begin, row_end, x, ld_x, logits, ld_logits)
   TS_HEAD_SWITCH(TS_CALL)
 #undef TS_CALL
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -29,6 +30,25 @@ std::vector<float> Dequantized(const HeadMatrix& w) {
   return out;
 }
 
+// The activations a Q8/Q4 head multiplies: x quantized to int8 with one scale per block of 32
+// (absmax / 127, rounded half away from zero), the same float operations as the head, then
+// dequantized. Also returns each column's bound on the rounding error (half a step).
+std::pair<std::vector<float>, std::vector<float>> QuantizedActivations(const float* x, int n) {
+  std::vector<float> deq(n), half_step(n);
+  for (int b0 = 0; b0 < n; b0 += kHeadQ8Block) {
+    const int b1 = std::min(n, b0 + kHeadQ8Block);
+    float abs_max = 0.0f;
+    for (int c = b0; c < b1; ++c) abs_max = std::max(abs_max, std::fabs(x[c]));
+    const float d = abs_max / 127.0f;
+    const float inv = d > 0.0f ? 1.0f / d : 0.0f;
+    for (int c = b0; c < b1; ++c) {
+      deq[c] = d * std::clamp(std::round(x[c] * inv), -127.0f, 127.0f);
+      half_step[c] = 0.5f * d;
+    }
+  }
+  return {deq, half_step};
+}
+
 void CheckShape(HeadType type, int n_rows, int n_cols, int n_tokens, uint32_t seed) {
   SCOPED_TRACE(::testing::Message() << HeadTypeName(type) << " rows=" << n_rows
                                     << " cols=" << n_cols << " tokens=" << n_tokens);
@@ -41,18 +61,29 @@ void CheckShape(HeadType type, int n_rows, int n_cols, int n_tokens, uint32_t se
 
   std::vector<float> reference(static_cast<size_t>(n_tokens) * ld_logits, -9.0f);
   HeadGemmReference(w, x, n_tokens, ld_x, reference.data(), ld_logits);
+  const bool int8_activations = type == HeadType::kQ8 || type == HeadType::kQ4;
   std::vector<double> abs_sums(reference.size(), 0.0);
   for (int t = 0; t < n_tokens; ++t) {
+    const float* xt = x + static_cast<size_t>(t) * ld_x;
+    const auto [xq, half_step] = QuantizedActivations(xt, n_cols);
     for (int r = 0; r < n_rows; ++r) {
-      double sum = 0, abs_sum = 0;
+      // sum: what the head computes (exactly, in double); exact: with float activations.
+      double sum = 0, abs_sum = 0, exact = 0, activation_error = 0;
       for (int c = 0; c < n_cols; ++c) {
-        const double term = static_cast<double>(deq[static_cast<size_t>(r) * n_cols + c]) * x[static_cast<size_t>(t) * ld_x + c];
+        const double wc = deq[static_cast<size_t>(r) * n_cols + c];
+        const double term = wc * (int8_activations ? xq[c] : xt[c]);
         sum += term;
         abs_sum += std::fabs(term);
+        exact += wc * xt[c];
+        activation_error += std::fabs(wc) * half_step[c];
       }
       const size_t i = static_cast<size_t>(t) * ld_logits + r;
       abs_sums[i] = abs_sum;
       ASSERT_NEAR(reference[i], sum, kHeadRefRelTol * abs_sum + 1e-30) << "reference r=" << r;
+      if (int8_activations) {
+        ASSERT_NEAR(reference[i], exact, activation_error * 1.001 + kHeadRefRelTol * abs_sum + 1e-30)
+            << "int8 activations r=" << r;
+      }
     }
   }
   ThreadPool pool(2);
