@@ -10,8 +10,8 @@
 #   entrypoint.sh COMMAND [ARGS...]      run another program (sh, ternserve-cli, ...)
 #
 # The server itself reads every option from flags > TERNSERVE_* > the --config /
-# TERNSERVE_CONFIG file > defaults; this script only fills in what a container hides
-# from it (see cpu_limit_threads).
+# TERNSERVE_CONFIG file > defaults, and sizes its defaults (threads, KV budget) to the
+# container's CPU and memory limits (cgroups) on its own.
 set -eu
 
 log() { echo "[entrypoint] $*" >&2; }
@@ -60,57 +60,6 @@ fetch_model() {
   exit 0
 }
 
-# True when the server's arguments or environment already choose option $1 (flag
-# spelled --$1, short alias $2 may be empty, env TERNSERVE_$3, config key $4).
-chosen() {
-  flag="$1" short="$2" env_name="$3" key="$4"
-  shift 4
-  eval "env_value=\${$env_name:-}"
-  [ -n "$env_value" ] && return 0
-  for arg in "$@"; do
-    case "$arg" in
-      "--$flag" | "--$flag="*) return 0 ;;
-    esac
-    [ -n "$short" ] && [ "$arg" = "$short" ] && return 0
-  done
-  config="${TERNSERVE_CONFIG:-}"
-  for arg in "$@"; do
-    case "$arg" in --config=*) config="${arg#--config=}" ;; esac
-  done
-  prev=""
-  for arg in "$@"; do
-    [ "$prev" = "--config" ] && config="$arg"
-    prev="$arg"
-  done
-  # A config value other than 0 / "0" / "" / null counts as chosen.
-  if [ -n "$config" ] && [ -r "$config" ] &&
-    grep -Eq "\"$key\"[[:space:]]*:[[:space:]]*(\"[^0\"]|\"0[^\"]|[1-9])" "$config"; then
-    return 0
-  fi
-  return 1
-}
-
-# ternserve's default thread count is the physical cores it may run on (CPU affinity).
-# A container's CPU limit is a CFS quota instead, invisible to affinity: 32 threads
-# sharing a 2-CPU quota get throttled in turn and every decode step waits for the
-# slowest. So without an explicit choice, use the quota (cgroup v2 cpu.max, or v1),
-# rounded up, when it is below the CPUs we may run on.
-cpu_limit_threads() {
-  quota="" period=""
-  if [ -r /sys/fs/cgroup/cpu.max ]; then
-    read -r quota period < /sys/fs/cgroup/cpu.max || true
-  elif [ -r /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
-    quota="$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)"
-    period="$(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"
-  fi
-  case "$quota" in "" | max | -1) return 1 ;; esac
-  [ "${period:-0}" -gt 0 ] 2>/dev/null || return 1
-  threads=$(((quota + period - 1) / period))
-  [ "$threads" -ge 1 ] || threads=1
-  [ "$threads" -lt "$(nproc)" ] || return 1
-  echo "$threads"
-}
-
 case "${1:-}" in
   fetch-model) fetch_model ;;
   "" | -*) ;;                        # server flags (or none): fall through to ternserve
@@ -121,23 +70,6 @@ esac
 # compose.yaml passes TERNSERVE_MODEL through even when the user left it empty; an empty
 # variable would still override the config file's "model", so empty means unset here.
 if [ -z "${TERNSERVE_MODEL:-}" ]; then unset TERNSERVE_MODEL; fi
-
-if ! chosen threads -t TERNSERVE_THREADS threads "$@"; then
-  if threads="$(cpu_limit_threads)"; then
-    log "CPU limit of the container: $threads compute threads (set TERNSERVE_THREADS to override)"
-    export TERNSERVE_THREADS="$threads"
-  fi
-fi
-
-if ! chosen kv-memory "" TERNSERVE_KV_MEMORY kv_memory "$@"; then
-  mem_limit=""
-  [ -r /sys/fs/cgroup/memory.max ] && mem_limit="$(cat /sys/fs/cgroup/memory.max)"
-  case "$mem_limit" in
-    "" | max) ;;
-    *) log "memory limit $mem_limit bytes but no TERNSERVE_KV_MEMORY: the automatic KV budget" \
-      "reads the host's free memory; set TERNSERVE_KV_MEMORY to stay inside the limit" ;;
-  esac
-fi
 
 if [ -n "${TERNSERVE_MODEL:-}" ] && [ ! -e "$TERNSERVE_MODEL" ]; then
   dir="$(dirname "$TERNSERVE_MODEL")"

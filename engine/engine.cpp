@@ -4,8 +4,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "engine/kv/paged_kv_cache.h"
@@ -13,6 +15,7 @@
 #include "engine/model/model.h"
 #include "engine/sched/scheduler.h"
 #include "kernels/cpu.h"
+#include "kernels/host_limits.h"
 #include "kernels/thread_pool.h"
 
 namespace ts {
@@ -58,15 +61,22 @@ namespace {
 
 constexpr int kBlockSize = 16;  // tokens per KV block: small enough for fine-grained prefix reuse
 
+// Returns the memory this process may still take: the host's MemAvailable, or less under a
+// cgroup memory limit (a container's --memory, a pod's limit).
 uint64_t AvailableMemoryBytes() {
+  uint64_t available = uint64_t{4} << 30;
   std::ifstream meminfo("/proc/meminfo");
   std::string key;
   uint64_t value = 0;
   std::string unit;
   while (meminfo >> key >> value >> unit) {
-    if (key == "MemAvailable:") return value * 1024;
+    if (key == "MemAvailable:") {
+      available = value * 1024;
+      break;
+    }
   }
-  return uint64_t{4} << 30;
+  const std::optional<uint64_t> cgroup = kernels::ReadCgroupLimits().memory_available;
+  return cgroup.has_value() ? std::min(available, *cgroup) : available;
 }
 
 }  // namespace
@@ -104,6 +114,12 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   s.model = model::Model::Load({options.model_path, model::ParseHeadPrecision(options.head)});
   const auto& c = s.model->config;
   EngineOptions& o = s.options;
+  if (const kernels::CgroupLimits limits = kernels::ReadCgroupLimits();
+      limits.cpu_quota.has_value() || limits.memory_available.has_value()) {
+    spdlog::info("cgroup limits (defaults follow them): CPU quota {}, memory still allowed {}",
+                 limits.cpu_quota ? fmt::format("{:.2f} CPUs", *limits.cpu_quota) : "none",
+                 limits.memory_available ? fmt::format("{} MiB", *limits.memory_available >> 20) : "none");
+  }
   if (o.threads <= 0) o.threads = kernels::DefaultThreadCount();
   if (o.ctx_size <= 0) o.ctx_size = c.n_ctx_train;
   if (o.parallel <= 0) o.parallel = 1;

@@ -1,8 +1,10 @@
-// The output head / embedding table: a [vocab, d_model] float-activation matrix stored as F32,
-// F16 (bits kept from the file), Q8 (int8 + one f32 scale per block of 32 columns, like
-// llama.cpp's Q8_0; its perplexity cost on 2B-4T is +0.011, formats.md section 1) or Q4 (4-bit
-// symmetric, one f32 scale per 32 columns; the "lower-bit head" of issue #4, measured, not
-// the default).
+// The output head / embedding table: a [vocab, d_model] matrix stored as F32, F16 (bits kept
+// from the file), Q8 (int8 + one f32 scale per block of 32 columns, like llama.cpp's Q8_0; its
+// perplexity cost on 2B-4T is +0.011, formats.md section 1) or Q4 (4-bit symmetric, one f32
+// scale per 32 columns; the "lower-bit head" of issue #4, measured, not the default).
+// F32/F16 heads multiply float activations; Q8/Q4 heads quantize the activations the same way
+// (int8, absmax / 127 per 32 columns) and take integer dot products per block, as llama.cpp
+// does for Q8_0 (Q8_0 x Q8_0).
 // Rows are padded with zeros to a multiple of kHeadColAlign columns, 64-byte aligned.
 #pragma once
 
@@ -44,7 +46,7 @@ HeadMatrix HeadFromF16(const uint16_t* w, int n_rows, int n_cols, HeadType type)
 
 // logits[t * ld_logits + v] = dot(W[v], x[t * ld_x ...]) for t < n_tokens, v < n_rows.
 // Requires ld_x >= n_cols, ld_logits >= n_rows (when n_tokens > 1). Rows split over pool
-// (may be null). Float sums: results differ from the reference by rounding order only.
+// (may be null). Results differ from the reference by float rounding order only.
 void HeadGemm(const HeadMatrix& w, const float* x, int n_tokens, int ld_x, float* logits,
               int ld_logits, ThreadPool* pool);
 

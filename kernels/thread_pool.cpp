@@ -4,10 +4,13 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <stdexcept>
 #include <string>
+
+#include "kernels/host_limits.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -15,6 +18,7 @@
 #else
 #define TS_CPU_RELAX() ((void)0)
 #endif
+
 
 namespace ts::kernels {
 namespace {
@@ -144,9 +148,15 @@ int DefaultThreadCount() {
     }
     cores.insert({package, core});
   }
-  if (!cores.empty()) return static_cast<int>(cores.size());
-  if (n_allowed > 0) return n_allowed;
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  int n = !cores.empty() ? static_cast<int>(cores.size())
+          : n_allowed > 0 ? n_allowed
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  // A CPU quota (container --cpus, pod limit) is invisible to affinity: more threads than the
+  // quota get throttled in turn, and every step waits for the slowest one.
+  if (const auto quota = ReadCgroupLimits().cpu_quota; quota.has_value()) {
+    n = std::clamp(static_cast<int>(std::ceil(*quota)), 1, n);
+  }
+  return n;
 }
 
 }  // namespace ts::kernels

@@ -59,7 +59,8 @@ class ThreadPool {
 // remainder). Requires n >= 0, 0 <= thread_index < n_threads, align >= 1.
 std::pair<int, int> SplitRange(int n, int thread_index, int n_threads, int align = 1);
 
-// Returns the number of physical cores this process may run on (at least 1).
+// Returns the number of physical cores this process may run on (at least 1), capped by its
+// cgroups' CPU quota rounded up.
 int DefaultThreadCount();
 
 }  // namespace ts::kernels
