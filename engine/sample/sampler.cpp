@@ -12,8 +12,10 @@ double LogSumExp(std::span<const float> logits) {
   float max_logit = -std::numeric_limits<float>::infinity();
   for (float l : logits) max_logit = std::max(max_logit, l);
   if (!std::isfinite(max_logit)) return max_logit;
+  // Float exp (max-subtracted, so every term is in (0, 1]) summed in double: it runs for every
+  // sampled token over the whole vocabulary, where double exp cost ~1.5 ms at 128k.
   double sum = 0.0;
-  for (float l : logits) sum += std::exp(static_cast<double>(l - max_logit));  // max-subtracted for stability
+  for (float l : logits) sum += static_cast<double>(std::exp(l - max_logit));
   return max_logit + std::log(sum);
 }
 
