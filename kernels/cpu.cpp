@@ -45,8 +45,8 @@ constexpr KernelTable kAvx512Table = {
     internal::avx512::TernaryDots,
     internal::avx512::HeadGemmF32,
     internal::avx512::HeadGemmF16,
-    internal::avx2::HeadGemmQ8,  // int8 dots (vpmaddubsw); the AVX2 kernels run on these CPUs
-    internal::avx2::HeadGemmQ4,
+    internal::avx512::HeadGemmQ8,
+    internal::avx512::HeadGemmQ4,
     internal::avx512::AbsMax,
     internal::avx512::QuantizeRow,
 };

@@ -144,6 +144,8 @@ inline void MaskCvtsepi32StoreuEpi8(void* p, uint16_t mask, simde__m512i v) {
 #define _mm512_cvttps_epi32(v) ::ts::kernels::internal::emulated::CvttPsEpi32(v)
 #define _mm512_cvtepi8_epi32(v) ::ts::kernels::internal::emulated::CvtEpi8Epi32(v)
 #define _mm512_cvtph_ps(v) ::ts::kernels::internal::emulated::CvtPhPs(v)
+// SIMDe implements this one but defines no native alias for it.
+#define _mm512_shuffle_i64x2(a, b, imm8) simde_mm512_shuffle_i64x2(a, b, imm8)
 #undef _mm512_roundscale_ps
 #define _mm512_roundscale_ps(v, imm8) ::ts::kernels::internal::emulated::RoundscalePs(v, imm8)
 #define _mm512_maskz_loadu_ps(m, p) ::ts::kernels::internal::emulated::MaskzLoaduPs(m, p)

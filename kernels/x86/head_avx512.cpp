@@ -1,6 +1,9 @@
-// Head GEMV/GEMM kernels for AVX-512: each weight vector is converted to float once and
-// multiplied into up to 4 tokens. Rows are a multiple of 64 columns and x is zero padded.
+// Head GEMV/GEMM kernels for AVX-512. F32/F16: each weight vector is converted to float once
+// and multiplied into up to 4 tokens. Q8/Q4: int8 activations, vpdpbusd over two blocks per
+// vector. Rows are a multiple of 64 columns and x is zero padded.
 #include "kernels/x86/avx512_intrinsics.h"
+
+#include <vector>
 
 #include "kernels/head.h"
 #include "kernels/internal/dispatch.h"
@@ -48,6 +51,73 @@ void FloatRows(const void* w_data, int stride, int row_begin, int row_end, const
   }
 }
 
+// Q8 / Q4 weights, two blocks (64 columns) per vector as signed bytes.
+struct Q8Pair {
+  static constexpr int kBytes = 2 * kHeadQ8Block;
+  static __m512i Load(const uint8_t* p) { return _mm512_load_si512(p); }
+};
+struct Q4Pair {
+  static constexpr int kBytes = kHeadQ8Block;  // two blocks of 16 bytes
+  static __m512i Load(const uint8_t* p) {
+    // A block's 16 bytes hold its columns 0-15 in the low nibbles and 16-31 in the high ones;
+    // the vector's 128-bit lanes want [b low, b high, b+1 low, b+1 high]. Levels are code - 8.
+    const __m256i bytes = _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
+    const __m512i twice = _mm512_inserti64x4(_mm512_castsi256_si512(bytes), bytes, 1);
+    const __m512i lanes = _mm512_shuffle_i64x2(twice, twice, _MM_SHUFFLE(3, 1, 2, 0));  // b, b, b+1, b+1
+    const __m512i nibbles = _mm512_mask_blend_epi64(0xCC, lanes, _mm512_srli_epi16(lanes, 4));
+    return _mm512_sub_epi8(_mm512_and_si512(nibbles, _mm512_set1_epi8(15)), _mm512_set1_epi8(8));
+  }
+};
+
+// Returns [s[0] x 8, s[1] x 8]: the scales of a block pair, each over its block's lanes.
+inline __m512 PairScales(const float* s) {
+  return _mm512_insertf32x8(_mm512_set1_ps(s[0]), _mm256_set1_ps(s[1]), 1);
+}
+
+// Q8 / Q4 with int8 activations. Per block pair and token: x carrying w's sign (AVX-512 has no
+// vpsignb; a masked subtract from zero negates x where w < 0), vpdpbusd with |w| (4 products
+// per int32 lane; lanes 0-7 belong to the first block, 8-15 to the second), then the lanes are
+// scaled by their block's w scale x x scale into a float accumulator.
+template <class Pair, int T>
+void QuantRows(const uint8_t* w_data, const float* w_scales, int stride, int row_begin,
+               int row_end, const int8_t* xq, const float* x_scales, float* logits, int ld_logits) {
+  const int n_blocks = stride / kHeadQ8Block;  // even: rows are a multiple of 64 columns
+  const int n_pairs = n_blocks / 2;
+  // The tokens' block-pair scale vectors, built once per call instead of per row.
+  thread_local std::vector<float> x_pair_scales;
+  x_pair_scales.resize(static_cast<size_t>(T) * n_pairs * 16);
+  for (int t = 0; t < T; ++t) {
+    for (int p = 0; p < n_pairs; ++p) {
+      _mm512_storeu_ps(x_pair_scales.data() + (static_cast<size_t>(t) * n_pairs + p) * 16,
+                       PairScales(x_scales + t * n_blocks + 2 * p));
+    }
+  }
+  const __m512i zero = _mm512_setzero_si512();
+  for (int r = row_begin; r < row_end; ++r) {
+    const uint8_t* row = w_data + static_cast<size_t>(r) * n_pairs * Pair::kBytes;
+    const float* row_scales = w_scales + static_cast<size_t>(r) * n_blocks;
+    __m512 acc[T];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (int p = 0; p < n_pairs; ++p) {
+      const __m512i w = Pair::Load(row + p * Pair::kBytes);
+      const __m512i w_abs = _mm512_abs_epi8(w);
+      const __mmask64 negative = _mm512_movepi8_mask(w);
+      const __m512 d = PairScales(row_scales + 2 * p);
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) {
+        const __m512i x = _mm512_load_si512(xq + static_cast<size_t>(t) * stride + p * 2 * kHeadQ8Block);
+        const __m512i dots = _mm512_dpbusd_epi32(zero, w_abs, _mm512_mask_sub_epi8(x, negative, zero, x));
+        const __m512 scale =
+            _mm512_mul_ps(d, _mm512_loadu_ps(x_pair_scales.data() + (static_cast<size_t>(t) * n_pairs + p) * 16));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots), scale, acc[t]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) logits[static_cast<size_t>(t) * ld_logits + r] = _mm512_reduce_add_ps(acc[t]);
+  }
+}
+
 }  // namespace
 
 #define TS_HEAD_SWITCH(CALL)   \
@@ -68,6 +138,24 @@ void HeadGemmF32(const void* w_data, int stride, int row_begin, int row_end,
 void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end,
                  const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
 #define TS_CALL(T) FloatRows<LoadF16, 2, T>(w_data, stride, row_begin, row_end, x, ld_x, logits, ld_logits)
+  TS_HEAD_SWITCH(TS_CALL)
+#undef TS_CALL
+}
+
+void HeadGemmQ8(const void* w_data, const float* w_scales, int stride, int row_begin,
+                int row_end, const int8_t* xq, const float* x_scales, int n_tok, float* logits,
+                int ld_logits) {
+  const auto* q = static_cast<const uint8_t*>(w_data);
+#define TS_CALL(T) QuantRows<Q8Pair, T>(q, w_scales, stride, row_begin, row_end, xq, x_scales, logits, ld_logits)
+  TS_HEAD_SWITCH(TS_CALL)
+#undef TS_CALL
+}
+
+void HeadGemmQ4(const void* w_data, const float* w_scales, int stride, int row_begin,
+                int row_end, const int8_t* xq, const float* x_scales, int n_tok, float* logits,
+                int ld_logits) {
+  const auto* q = static_cast<const uint8_t*>(w_data);
+#define TS_CALL(T) QuantRows<Q4Pair, T>(q, w_scales, stride, row_begin, row_end, xq, x_scales, logits, ld_logits)
   TS_HEAD_SWITCH(TS_CALL)
 #undef TS_CALL
 }
