@@ -66,7 +66,9 @@ void ReadMemory(const std::string& limit_file, const std::string& usage_file, Cg
   if (!bytes || *bytes >= kNoMemoryLimit) return;
   const std::vector<std::string> usage = ReadFields(usage_file);
   const auto used = usage.size() == 1 ? ParseCount(usage[0]) : std::nullopt;
-  TakeMin(&limits->memory_available, used && *used < *bytes ? *bytes - *used : (used ? 0 : *bytes));
+  uint64_t left = *bytes;
+  if (used.has_value()) left = *used < *bytes ? *bytes - *used : 0;
+  TakeMin(&limits->memory_available, left);
 }
 
 void ReadCpuV1(const std::string& dir, CgroupLimits* limits) {
@@ -103,12 +105,9 @@ CgroupLimits ReadCgroupLimits(const std::string& root) {
     for (std::string name; std::getline(list, name, ',');) names.push_back(name);
     const auto has = [&](const char* name) { return std::find(names.begin(), names.end(), name) != names.end(); };
     for (const std::string& p : paths) {
-      const std::string suffix = p == "/" ? "" : p;
-      if (has("cpu")) ReadCpuV1(sys + "/" + controllers + suffix, &limits);
-      if (has("memory")) {
-        const std::string dir = sys + "/" + controllers + suffix;
-        ReadMemory(dir + "/memory.limit_in_bytes", dir + "/memory.usage_in_bytes", &limits);
-      }
+      const std::string dir = sys + "/" + controllers + (p == "/" ? "" : p);
+      if (has("cpu")) ReadCpuV1(dir, &limits);
+      if (has("memory")) ReadMemory(dir + "/memory.limit_in_bytes", dir + "/memory.usage_in_bytes", &limits);
     }
   }
   return limits;
