@@ -142,22 +142,26 @@ void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end,
 #undef TS_CALL
 }
 
+// QuantRows for n_tok (1..4) tokens of the Q8 or Q4 head.
+template <class Block>
+void QuantGemm(const void* w_data, const float* w_scales, int stride, int row_begin, int row_end,
+               const int8_t* xq, const float* x_scales, int n_tok, float* logits, int ld_logits) {
+  const auto* q = static_cast<const uint8_t*>(w_data);
+#define TS_CALL(T) QuantRows<Block, T>(q, w_scales, stride, row_begin, row_end, xq, x_scales, logits, ld_logits)
+  TS_HEAD_SWITCH(TS_CALL)
+#undef TS_CALL
+}
+
 void HeadGemmQ8(const void* w_data, const float* w_scales, int stride, int row_begin,
                 int row_end, const int8_t* xq, const float* x_scales, int n_tok, float* logits,
                 int ld_logits) {
-  const auto* q = static_cast<const uint8_t*>(w_data);
-#define TS_CALL(T) QuantRows<Q8Pair, T>(q, w_scales, stride, row_begin, row_end, xq, x_scales, logits, ld_logits)
-  TS_HEAD_SWITCH(TS_CALL)
-#undef TS_CALL
+  QuantGemm<Q8Pair>(w_data, w_scales, stride, row_begin, row_end, xq, x_scales, n_tok, logits, ld_logits);
 }
 
 void HeadGemmQ4(const void* w_data, const float* w_scales, int stride, int row_begin,
                 int row_end, const int8_t* xq, const float* x_scales, int n_tok, float* logits,
                 int ld_logits) {
-  const auto* q = static_cast<const uint8_t*>(w_data);
-#define TS_CALL(T) QuantRows<Q4Pair, T>(q, w_scales, stride, row_begin, row_end, xq, x_scales, logits, ld_logits)
-  TS_HEAD_SWITCH(TS_CALL)
-#undef TS_CALL
+  QuantGemm<Q4Pair>(w_data, w_scales, stride, row_begin, row_end, xq, x_scales, n_tok, logits, ld_logits);
 }
 
 #undef TS_HEAD_SWITCH
