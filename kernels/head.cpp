@@ -55,6 +55,16 @@ float BlockAbsMax(const float* row, int b0, int b1) {
   return abs_max;
 }
 
+// Returns round(v) (half away from zero, like std::round) clamped to [-limit, limit] for an
+// integral limit; NaN gives limit. Written with a truncating conversion instead of std::round
+// so the row loops vectorize (requantizing a 2B-4T head rounds ~330M values at load).
+int RoundClamped(float v, float limit) {
+  const float a = std::min(limit, std::fabs(v));
+  int i = static_cast<int>(a);
+  i += a - static_cast<float>(i) >= 0.5f ? 1 : 0;
+  return v < 0.0f ? -i : i;
+}
+
 // Quantizes one row of floats to int8 with a scale per 32 columns (absmax / 127).
 void QuantizeQ8Row(const float* row, int n_cols, int8_t* q, float* scales) {
   for (int b0 = 0; b0 < n_cols; b0 += kHeadQ8Block) {
@@ -63,7 +73,7 @@ void QuantizeQ8Row(const float* row, int n_cols, int8_t* q, float* scales) {
     const float inv = d > 0.0f ? 1.0f / d : 0.0f;
     scales[b0 / kHeadQ8Block] = d;
     for (int c = b0; c < b1; ++c) {
-      q[c] = static_cast<int8_t>(std::clamp(std::round(row[c] * inv), -127.0f, 127.0f));
+      q[c] = static_cast<int8_t>(RoundClamped(row[c] * inv, 127.0f));
     }
   }
 }
@@ -79,8 +89,7 @@ void QuantizeQ4Row(const float* row, int n_cols, uint8_t* q, float* scales) {
     uint8_t* block = q + b0 / 2;
     for (int j = 0; j < kHeadQ8Block / 2; ++j) {
       auto code = [&](int c) {
-        const float v = c < b1 ? std::clamp(std::round(row[c] * inv), -7.0f, 7.0f) : 0.0f;
-        return static_cast<int>(v) + 8;
+        return (c < b1 ? RoundClamped(row[c] * inv, 7.0f) : 0) + 8;
       };
       block[j] = static_cast<uint8_t>(code(b0 + j) | (code(b0 + j + kHeadQ8Block / 2) << 4));
     }

@@ -52,25 +52,25 @@ class Loader {
 
   kernels::HeadMatrix Head(const std::string& name, HeadPrecision precision) const {
     const auto& t = Require(name, {static_cast<uint64_t>(config_.d_model), static_cast<uint64_t>(config_.n_vocab)});
+    const kernels::HeadType target = HeadStorage(precision, t.type(), t.n_elements);
+    if (precision == HeadPrecision::kAuto && target == kernels::HeadType::kQ8) {
+      spdlog::info("head '{}': {} in the file, stored as q8 (--head f16 keeps the file's precision)", name,
+                   gguf::TypeName(t.type_id));
+    }
     kernels::HeadMatrix head;
-    const auto type = t.type();
-    if (type == gguf::TensorType::kF16 && precision != HeadPrecision::kF32) {
-      // Keep the shipped f16 bits (or requantize from them).
+    if (t.type() == gguf::TensorType::kF16 && target != kernels::HeadType::kF32) {
+      // Keep the shipped f16 bits (or requantize from them), read in place from the mapping
+      // (GGUF aligns tensor data to 32 bytes; a copy only for an odd file).
       const auto data = file_.TensorData(t);
-      std::vector<uint16_t> bits(t.n_elements);
-      std::memcpy(bits.data(), data.data(), bits.size() * 2);
-      kernels::HeadType target = kernels::HeadType::kF16;
-      if (precision == HeadPrecision::kQ8) target = kernels::HeadType::kQ8;
-      if (precision == HeadPrecision::kQ4) target = kernels::HeadType::kQ4;
-      head = kernels::HeadFromF16(bits.data(), config_.n_vocab, config_.d_model, target);
-    } else {
-      kernels::HeadType target = kernels::HeadType::kF16;
-      if (precision == HeadPrecision::kF32) target = kernels::HeadType::kF32;
-      if (precision == HeadPrecision::kQ8) target = kernels::HeadType::kQ8;
-      if (precision == HeadPrecision::kQ4) target = kernels::HeadType::kQ4;
-      if (precision == HeadPrecision::kAuto && (type == gguf::TensorType::kF32 || type == gguf::TensorType::kBF16)) {
-        target = kernels::HeadType::kF32;
+      std::vector<uint16_t> copy;
+      const auto* bits = reinterpret_cast<const uint16_t*>(data.data());
+      if (reinterpret_cast<uintptr_t>(data.data()) % alignof(uint16_t) != 0) {
+        copy.resize(t.n_elements);
+        std::memcpy(copy.data(), data.data(), copy.size() * 2);
+        bits = copy.data();
       }
+      head = kernels::HeadFromF16(bits, config_.n_vocab, config_.d_model, target);
+    } else {
       const std::vector<float> w = DecodeFloat(t, file_.TensorData(t));
       head = kernels::HeadFromF32(w.data(), config_.n_vocab, config_.d_model, target);
     }
@@ -90,6 +90,24 @@ class Loader {
 };
 
 }  // namespace
+
+kernels::HeadType HeadStorage(HeadPrecision requested, gguf::TensorType shipped, uint64_t n_weights) {
+  switch (requested) {
+    case HeadPrecision::kF32: return kernels::HeadType::kF32;
+    case HeadPrecision::kF16: return kernels::HeadType::kF16;
+    case HeadPrecision::kQ8: return kernels::HeadType::kQ8;
+    case HeadPrecision::kQ4: return kernels::HeadType::kQ4;
+    case HeadPrecision::kAuto: break;
+  }
+  const bool wide = shipped == gguf::TensorType::kF32 || shipped == gguf::TensorType::kBF16;
+  // From 32M weights (every released BitNet model: 0.7B 49M, 3B 102M, 2B-4T 328M; none of the
+  // small test models) the head is read in full for every generated token: 2B-4T's is 657 MB in
+  // F16, more than all its ternary weights. int8 halves that at no measurable quality cost
+  // (README, "Output head and speed").
+  constexpr uint64_t kQ8FromWeights = uint64_t{1} << 25;
+  if ((wide || shipped == gguf::TensorType::kF16) && n_weights >= kQ8FromWeights) return kernels::HeadType::kQ8;
+  return wide ? kernels::HeadType::kF32 : kernels::HeadType::kF16;
+}
 
 HeadPrecision ParseHeadPrecision(const std::string& name) {
   if (name == "auto") return HeadPrecision::kAuto;

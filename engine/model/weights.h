@@ -14,10 +14,13 @@
 
 namespace ts::model {
 
-// How the embedding/output head is stored. kAuto keeps what the file ships
-// (F32 -> f32, F16/BF16 -> f16/f32, Q8_0/Q6_K -> f16); the others requantize at load.
+// How the embedding/output head is stored. kAuto stores a large 16/32-bit head (32M+ weights,
+// i.e. any real model's) as q8 and otherwise keeps what the file ships (F32 -> f32,
+// F16/BF16 -> f16/f32, Q8_0/Q6_K -> f16); the others requantize at load.
 enum class HeadPrecision { kAuto, kF32, kF16, kQ8, kQ4 };
 HeadPrecision ParseHeadPrecision(const std::string& name);  // "auto", "f32", "f16", "q8", "q4"; throws
+// The storage a head shipped as `shipped` with n_weights gets when `requested`.
+kernels::HeadType HeadStorage(HeadPrecision requested, gguf::TensorType shipped, uint64_t n_weights);
 
 struct LayerWeights {
   std::vector<float> attn_norm;      // [d_model]
