@@ -56,7 +56,7 @@ const std::vector<OptionDef>& Table() {
       Str("kv-type", nullptr, &ServerOptions::kv_type, "KV cache storage: f32 | f16 | q8 | q4"),
       Bytes("kv-memory", &ServerOptions::kv_memory_bytes,
             "KV cache budget, e.g. 2GiB or 512MiB (0 = derived from free RAM)"),
-      Str("head", nullptr, &ServerOptions::head, "output head storage: auto | f32 | f16 | q8 | q4"),
+      Str("head", nullptr, &ServerOptions::head, "output head storage: auto (q8 from 32M weights, else as shipped) | f32 | f16 | q8 | q4"),
       Str("api-key", nullptr, &ServerOptions::api_key,
           "require 'Authorization: Bearer <key>' on /v1/* (empty = open)"),
       Str("chat-template", nullptr, &ServerOptions::chat_template,
