@@ -163,41 +163,53 @@ Engine::~Engine() {
 }
 
 std::shared_ptr<RequestHandle> Engine::Submit(GenerationRequest request) {
+  std::vector<GenerationRequest> one;
+  one.push_back(std::move(request));
+  return SubmitGroup(std::move(one)).front();
+}
+
+std::vector<std::shared_ptr<RequestHandle>> Engine::SubmitGroup(std::vector<GenerationRequest> requests) {
   Impl& s = *impl_;
   const int n_vocab = s.model->config.n_vocab;
-  if (request.prompt.empty()) throw InvalidRequestError("the prompt is empty", "prompt", "");
-  for (int32_t id : request.prompt) {
-    if (id < 0 || id >= n_vocab) {
-      throw InvalidRequestError("token id " + std::to_string(id) + " is outside the vocabulary of " +
-                                    std::to_string(n_vocab), "prompt", "");
+  // Everything is checked and built before anything is queued: the group goes in whole or not at all.
+  std::vector<std::unique_ptr<sched::Sequence>> group;
+  std::vector<std::shared_ptr<RequestHandle>> handles;
+  for (GenerationRequest& request : requests) {
+    if (request.prompt.empty()) throw InvalidRequestError("the prompt is empty", "prompt", "");
+    for (int32_t id : request.prompt) {
+      if (id < 0 || id >= n_vocab) {
+        throw InvalidRequestError("token id " + std::to_string(id) + " is outside the vocabulary of " +
+                                      std::to_string(n_vocab), "prompt", "");
+      }
     }
+    if (static_cast<int>(request.prompt.size()) >= s.options.ctx_size) {
+      throw InvalidRequestError("This model's maximum context length is " + std::to_string(s.options.ctx_size) +
+                                    " tokens. However, your prompt has " + std::to_string(request.prompt.size()) +
+                                    " tokens (leaving no room for a completion).",
+                                "messages", "context_length_exceeded");
+    }
+    auto seq = std::make_unique<sched::Sequence>();
+    seq->id = s.next_id.fetch_add(1);
+    seq->handle = std::make_shared<RequestHandle>(seq->id);
+    seq->tokens = request.prompt;
+    seq->n_prompt = static_cast<int>(request.prompt.size());
+    seq->sampler = std::make_unique<sample::Sampler>(request.sampling, n_vocab);
+    seq->detokenizer = std::make_unique<tokenizer::IncrementalDetokenizer>(*s.model->tokenizer);
+    seq->stop = std::make_unique<sample::StopMatcher>(request.stop);
+    seq->request = std::move(request);
+    handles.push_back(seq->handle);
+    group.push_back(std::move(seq));
   }
-  if (static_cast<int>(request.prompt.size()) >= s.options.ctx_size) {
-    throw InvalidRequestError("This model's maximum context length is " + std::to_string(s.options.ctx_size) +
-                                  " tokens. However, your prompt has " + std::to_string(request.prompt.size()) +
-                                  " tokens (leaving no room for a completion).",
-                              "messages", "context_length_exceeded");
-  }
-  auto seq = std::make_unique<sched::Sequence>();
-  seq->id = s.next_id.fetch_add(1);
-  seq->handle = std::make_shared<RequestHandle>(seq->id);
-  seq->tokens = request.prompt;
-  seq->n_prompt = static_cast<int>(request.prompt.size());
-  seq->sampler = std::make_unique<sample::Sampler>(request.sampling, n_vocab);
-  seq->detokenizer = std::make_unique<tokenizer::IncrementalDetokenizer>(*s.model->tokenizer);
-  seq->stop = std::make_unique<sample::StopMatcher>(request.stop);
-  seq->request = std::move(request);
-  auto handle = seq->handle;
   {
     std::lock_guard<std::mutex> lock(s.mutex);
     if (!s.accepting) throw QueueFullError("the server is shutting down");
     if (s.QueuedLocked() >= s.options.max_queue) {
       throw QueueFullError("too many requests waiting (" + std::to_string(s.options.max_queue) + "); retry later");
     }
-    s.incoming.push_back(std::move(seq));
+    for (auto& seq : group) s.incoming.push_back(std::move(seq));
   }
   s.wake.notify_all();
-  return handle;
+  return handles;
 }
 
 void Engine::Shutdown(bool cancel_in_flight) {
@@ -244,6 +256,9 @@ void Engine::Impl::Loop() {
       // Sleep while idle; a short timeout keeps cancellation of queued work prompt.
       wake.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop || !incoming.empty() || !live.empty(); });
       if (stop) break;
+      // Moved sequences still count as waiting until the next snapshot: Submit's queue limit
+      // must not see an empty queue in between.
+      snapshot.waiting += static_cast<int>(incoming.size());
       while (!incoming.empty()) {
         scheduler->Add(incoming.front().get());
         live.push_back(std::move(incoming.front()));

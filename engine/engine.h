@@ -137,6 +137,10 @@ class Engine {
 
   // Queues a request. Throws QueueFullError or InvalidRequestError.
   std::shared_ptr<RequestHandle> Submit(GenerationRequest request);
+  // Queues the sequences of one API request (its prompts x n choices) together: all or none.
+  // The queue limit is checked once for the group, so a request larger than --max-queue is
+  // still admitted when the queue has room (it may overshoot by the group's size).
+  std::vector<std::shared_ptr<RequestHandle>> SubmitGroup(std::vector<GenerationRequest> requests);
 
   // Stops admitting work; requests in flight are finished (drain) or cancelled.
   void Shutdown(bool cancel_in_flight);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/engine.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -23,8 +24,9 @@ struct ModelInfo {
 class Backend {
  public:
   virtual ~Backend() = default;
-  // Throws QueueFullError / InvalidRequestError like Engine::Submit.
-  virtual std::shared_ptr<RequestHandle> Submit(GenerationRequest request) = 0;
+  // Queues one API request's sequences together, all or none; throws QueueFullError /
+  // InvalidRequestError like Engine::SubmitGroup.
+  virtual std::vector<std::shared_ptr<RequestHandle>> SubmitGroup(std::vector<GenerationRequest> requests) = 0;
   virtual EngineStats Stats() const = 0;
   virtual const tokenizer::Tokenizer& Tokenizer() const = 0;
   virtual const ModelInfo& Info() const = 0;

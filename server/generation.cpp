@@ -59,24 +59,24 @@ GenerationJob::GenerationJob(Backend& backend, GenerationInput input, Metrics* m
       arrival_(arrival) {
   const uint64_t random_seed = std::random_device{}() * 0x9E3779B97F4A7C15ull;
   const int n = input_.params.n;
-  try {
-    for (size_t p = 0; p < input_.prompts.size(); ++p) {
-      for (int j = 0; j < n; ++j) {
-        Choice c;
-        c.index = static_cast<int>(p) * n + j;
-        c.prompt_index = static_cast<int>(p);
-        c.result.index = c.index;
-        if (!input_.echo.empty()) c.text_bytes = input_.echo[p].size();
-        c.handle = backend_.Submit(
-            MakeGenerationRequest(input_.params, input_.prompts[p], j, random_seed));
-        if (registry_) registry_->Add(c.handle);
-        c.last_event = arrival_;
-        choices_.push_back(std::move(c));
-      }
+  std::vector<GenerationRequest> requests;
+  for (size_t p = 0; p < input_.prompts.size(); ++p) {
+    for (int j = 0; j < n; ++j) {
+      Choice c;
+      c.index = static_cast<int>(p) * n + j;
+      c.prompt_index = static_cast<int>(p);
+      c.result.index = c.index;
+      if (!input_.echo.empty()) c.text_bytes = input_.echo[p].size();
+      c.last_event = arrival_;
+      choices_.push_back(std::move(c));
+      requests.push_back(MakeGenerationRequest(input_.params, input_.prompts[p], j, random_seed));
     }
-  } catch (...) {
-    CancelUnfinished();
-    throw;
+  }
+  // All choices are queued together or not at all (a refusal throws before anything runs).
+  std::vector<std::shared_ptr<RequestHandle>> handles = backend_.SubmitGroup(std::move(requests));
+  for (size_t k = 0; k < choices_.size(); ++k) {
+    choices_[k].handle = std::move(handles[k]);
+    if (registry_) registry_->Add(choices_[k].handle);
   }
 }
 

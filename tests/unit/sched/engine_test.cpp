@@ -193,6 +193,26 @@ TEST(Engine, RejectsImpossibleRequestsAndFullQueue) {
   for (auto& h : handles) Collect(*h);
 }
 
+TEST(Engine, AGroupLargerThanTheQueueIsAdmittedWhole) {
+  EngineOptions o = BaseOptions();
+  o.parallel = 1;
+  o.max_queue = 2;
+  Engine engine(o);
+  // Four choices of one request: more than --max-queue, yet the queue is empty, so all go in.
+  std::vector<GenerationRequest> group;
+  for (int k = 0; k < 4; ++k) group.push_back(Greedy(Prompt(20, k), 40));
+  const auto handles = engine.SubmitGroup(std::move(group));
+  ASSERT_EQ(handles.size(), 4u);
+  // Now three wait behind the one running: a new request is refused, and a bad group queues nothing.
+  EXPECT_THROW(engine.Submit(Greedy(Prompt(20, 9), 1)), QueueFullError);
+  std::vector<GenerationRequest> bad;
+  bad.push_back(Greedy(Prompt(20, 5), 1));
+  bad.push_back(Greedy({60000}, 1));
+  EXPECT_THROW(engine.SubmitGroup(std::move(bad)), InvalidRequestError);
+  for (const auto& h : handles) EXPECT_EQ(Collect(*h).ids.size(), 40u);
+  EXPECT_EQ(engine.stats().requests_finished, 4u);
+}
+
 TEST(Engine, SeededSamplingIsReproducible) {
   Engine engine(BaseOptions());
   auto req = Greedy(Prompt(10, 2), 20);

@@ -34,8 +34,14 @@ class FakeBackend final : public Backend {
     for (auto& t : threads_) t.join();
   }
 
-  std::shared_ptr<RequestHandle> Submit(GenerationRequest request) override {
+  std::vector<std::shared_ptr<RequestHandle>> SubmitGroup(std::vector<GenerationRequest> requests) override {
     if (refuse_queue_full) throw QueueFullError("queue full");
+    std::vector<std::shared_ptr<RequestHandle>> group;
+    for (GenerationRequest& request : requests) group.push_back(Submit(std::move(request)));
+    return group;
+  }
+
+  std::shared_ptr<RequestHandle> Submit(GenerationRequest request) {
     auto handle = std::make_shared<RequestHandle>(next_id_++);
     {
       std::lock_guard lock(mutex_);
