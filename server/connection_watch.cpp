@@ -61,4 +61,8 @@ bool ConnectionWatch::PeerClosed() const {
   return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
+void ConnectionWatch::Close() const {
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+}
+
 }  // namespace ts::server

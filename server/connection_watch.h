@@ -19,6 +19,10 @@ class ConnectionWatch {
   // True once the peer has closed or reset the connection. Cheap: one poll(2).
   bool PeerClosed() const;
   bool found() const { return fd_ >= 0; }
+  // Ends the connection once the current response is written (call it from httplib's logger,
+  // which runs after the write): httplib 0.11 ignores a handler's "Connection: close", and
+  // bytes of an unread body must not be parsed as a next request.
+  void Close() const;
 
  private:
   int fd_ = -1;

@@ -18,6 +18,15 @@ double Seconds(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
+// A choice cancelled while its client still waits: the server is shutting down and its drain
+// time ran out. The output is cut short, so it must not look finished.
+ApiError CutShortByShutdown() {
+  ApiError e(503, "the server is shutting down: this generation was stopped before it finished", {},
+             "shutting_down");
+  e.retry_after_s = 5;
+  return e;
+}
+
 }  // namespace
 
 // --- InFlightRegistry -----------------------------------------------------------------
@@ -212,6 +221,7 @@ std::optional<json> GenerationJob::Collect(const std::function<bool()>& client_g
     if (c.result.finish == FinishReason::kError) {
       throw ApiError(500, "generation failed: " + c.result.text, {}, "engine_error");
     }
+    if (c.result.finish == FinishReason::kCancelled) throw CutShortByShutdown();
     if (!input_.echo.empty()) c.result.text = input_.echo[c.prompt_index] + c.result.text;
     results.push_back(c.result);
   }
@@ -258,6 +268,10 @@ bool GenerationJob::Stream(const std::function<bool(const std::string&)>& write,
     if (!ev.finished) return;
     if (ev.finish_reason == FinishReason::kError) {
       emit(ErrorBody(ApiError(500, "generation failed: " + ev.error, {}, "engine_error")));
+      return;
+    }
+    if (ev.finish_reason == FinishReason::kCancelled) {
+      emit(ErrorBody(CutShortByShutdown()));
       return;
     }
     const char* finish = WireFinishReason(ev.finish_reason);

@@ -3,7 +3,9 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <ctime>
 #include <mutex>
 #include <thread>
@@ -13,6 +15,7 @@
 #include "server/connection_watch.h"
 #include "server/generation.h"
 #include "server/prompt.h"
+#include "server/request_body.h"
 #include "server/request.h"
 #include "server/response.h"
 
@@ -22,6 +25,7 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kFingerprint = "ternserve-0.1.0";
+constexpr int kRequestReadTimeoutS = 30;
 
 void WriteJson(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -69,6 +73,7 @@ struct HttpServer::Impl {
   std::atomic<bool> load_failed{false};
   std::atomic<bool> draining{false};
   std::atomic<bool> stopped{false};
+  std::atomic<bool> listener_done{false};
 
   explicit Impl(ServerOptions o) : options(std::move(o)) {
     limits.max_n = options.max_n;
@@ -82,7 +87,9 @@ struct HttpServer::Impl {
                                : std::clamp<size_t>(static_cast<size_t>(options.parallel + options.max_queue + 4), 8, 512);
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     http.set_payload_max_length(options.max_body_bytes);
-    http.set_read_timeout(options.timeout_s, 0);
+    // Reading a request gets at most 30 s per wait: each connection holds a worker thread, so
+    // clients that send half a request must not hold them for the long write timeout.
+    http.set_read_timeout(std::min(options.timeout_s, kRequestReadTimeoutS), 0);
     http.set_write_timeout(options.timeout_s, 0);
     http.set_keep_alive_max_count(1000);
     http.set_tcp_nodelay(true);  // SSE events are small; do not let Nagle hold them back
@@ -102,6 +109,9 @@ struct HttpServer::Impl {
         default: message = "HTTP error " + std::to_string(res.status); break;
       }
       WriteError(res, ApiError(res.status, message, {}, {}, res.status < 500 ? "invalid_request_error" : ""));
+      // httplib's own 400/413/414 mean the request's framing is broken: nothing after it on
+      // this connection can be trusted.
+      if (res.status == 400 || res.status == 413 || res.status == 414) res.set_header("Connection", "close");
       return httplib::Server::HandlerResponse::Handled;
     }));
     http.set_exception_handler(
@@ -109,25 +119,24 @@ struct HttpServer::Impl {
           WriteError(res, ToApiError(ep));
         });
     http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      // Our handlers ask for "Connection: close" when they left a body unread.
+      if (res.get_header_value("Connection") == "close") {
+        ConnectionWatch(req.local_port, req.remote_addr, req.remote_port).Close();
+      }
       metrics.CountRequest(EndpointLabel(req.path), res.status);
       spdlog::debug("{} {} {} -> {}", req.remote_addr, req.method, req.path, res.status);
     });
   }
 
   using Handler = std::function<void(Impl&, const httplib::Request&, httplib::Response&)>;
+  using BodyHandler = std::function<void(Impl&, const httplib::Request&, const std::string& body, httplib::Response&)>;
 
-  // Every API route goes through here: auth, model readiness, one place for errors.
-  httplib::Server::Handler Route(bool needs_auth, bool needs_model, Handler fn) {
-    return [this, needs_auth, needs_model, fn](const httplib::Request& req,
-                                               httplib::Response& res) {
+  // Every GET API route goes through here: auth, model readiness, one place for errors.
+  httplib::Server::Handler Route(Handler fn) {
+    return [this, fn](const httplib::Request& req, httplib::Response& res) {
       try {
-        if (needs_auth) CheckAuth(req);
-        if (needs_model && !backend.load()) {
-          ApiError e(503, load_failed.load() ? "the model failed to load" : "the model is still loading",
-                     {}, "model_loading");
-          e.retry_after_s = 5;
-          throw e;
-        }
+        CheckAuth(req);
+        CheckModelReady();
         fn(*this, req, res);
       } catch (...) {
         WriteError(res, ToApiError(std::current_exception()));
@@ -135,13 +144,42 @@ struct HttpServer::Impl {
     };
   }
 
+  // The POST API routes: the same checks before a byte of the body is read, then the body
+  // within --max-body-bytes (request_body.h).
+  httplib::Server::HandlerWithContentReader PostRoute(BodyHandler fn) {
+    return [this, fn](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+      bool body_read = false;
+      try {
+        CheckAuth(req);
+        CheckModelReady();
+        const std::string body = ReadRequestBody(req, reader, options.max_body_bytes);
+        body_read = true;
+        fn(*this, req, body, res);
+      } catch (...) {
+        WriteError(res, ToApiError(std::current_exception()));
+        // The rest of an unread body would be parsed as the next request: end the connection.
+        if (!body_read) res.set_header("Connection", "close");
+      }
+    };
+  }
+
+  void CheckModelReady() const {
+    if (backend.load()) return;
+    ApiError e(503, load_failed.load() ? "the model failed to load" : "the model is still loading", {},
+               "model_loading");
+    e.retry_after_s = 5;
+    throw e;
+  }
+
   void CheckAuth(const httplib::Request& req) const {
     if (options.api_key.empty()) return;
     const std::string header = req.get_header_value("Authorization");
-    const std::string prefix = "Bearer ";
-    if (header.rfind(prefix, 0) == 0 && ConstantTimeEquals(header.substr(prefix.size()), options.api_key)) {
-      return;
-    }
+    // The scheme name is case-insensitive (RFC 9110): "bearer" works too.
+    const std::string_view scheme = "bearer ";
+    const bool bearer = header.size() > scheme.size() &&
+                        std::equal(scheme.begin(), scheme.end(), header.begin(),
+                                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+    if (bearer && ConstantTimeEquals(header.substr(scheme.size()), options.api_key)) return;
     throw ApiError(401,
                    header.empty() ? "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
                                   : "Incorrect API key provided.",
@@ -151,11 +189,21 @@ struct HttpServer::Impl {
   void SetUpRoutes() {
     for (const char* prefix : {"/v1", ""}) {
       const std::string p = prefix;
-      http.Post(p + "/chat/completions", Route(true, true, &Impl::ChatCompletions));
-      http.Post(p + "/completions", Route(true, true, &Impl::Completions));
-      http.Get(p + "/models", Route(true, true, &Impl::ListModels));
-      http.Get(p + "/models/(.+)", Route(true, true, &Impl::GetModel));
+      http.Post(p + "/chat/completions", PostRoute(&Impl::ChatCompletions));
+      http.Post(p + "/completions", PostRoute(&Impl::Completions));
+      http.Get(p + "/models", Route(&Impl::ListModels));
+      http.Get(p + "/models/(.+)", Route(&Impl::GetModel));
     }
+    // Any other path with a body: 404 without reading it (httplib would otherwise read it
+    // whole, unbounded when chunked, before answering 404).
+    const auto no_route = [](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader&) {
+      WriteError(res, ApiError(404, "Invalid URL (" + req.method + " " + req.path + ")", {}, {}, "invalid_request_error"));
+      res.set_header("Connection", "close");
+    };
+    http.Post(".*", no_route);
+    http.Put(".*", no_route);
+    http.Patch(".*", no_route);
+    http.Delete(".*", no_route);
     http.Get("/health", [this](const httplib::Request&, httplib::Response& res) { Health(res); });
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       std::optional<EngineStats> stats;
@@ -215,11 +263,11 @@ struct HttpServer::Impl {
     WriteJson(res, 200, ModelObject(info.id, info.created, "ternserve"));
   }
 
-  void ChatCompletions(const httplib::Request& req, httplib::Response& res) {
+  void ChatCompletions(const httplib::Request& req, const std::string& body, httplib::Response& res) {
     const auto arrival = std::chrono::steady_clock::now();
     Backend& b = LiveBackend();
     const tokenizer::Tokenizer& tok = b.Tokenizer();
-    ChatRequest chat = ParseChatRequest(ParseJsonBody(req.body), tok.n_vocab(), limits);
+    ChatRequest chat = ParseChatRequest(ParseJsonBody(body), tok.n_vocab(), limits);
     GenerationInput input;
     input.endpoint = Endpoint::kChat;
     input.prompts.push_back(ChatPromptIds(tok, chat_family, chat.messages));
@@ -229,11 +277,11 @@ struct HttpServer::Impl {
     Run(b, req, res, std::move(input), arrival);
   }
 
-  void Completions(const httplib::Request& req, httplib::Response& res) {
+  void Completions(const httplib::Request& req, const std::string& body, httplib::Response& res) {
     const auto arrival = std::chrono::steady_clock::now();
     Backend& b = LiveBackend();
     const tokenizer::Tokenizer& tok = b.Tokenizer();
-    CompletionRequest cr = ParseCompletionRequest(ParseJsonBody(req.body), tok.n_vocab(), limits);
+    CompletionRequest cr = ParseCompletionRequest(ParseJsonBody(body), tok.n_vocab(), limits);
     GenerationInput input;
     input.endpoint = Endpoint::kCompletion;
     std::vector<std::string> echo;
@@ -296,7 +344,13 @@ int HttpServer::Start() {
     throw std::runtime_error("cannot listen on " + s.options.host + ":" +
                              std::to_string(s.options.port));
   }
-  s.listener = std::thread([&s] { s.http.listen_after_bind(); });
+  s.listener = std::thread([&s] {
+    s.http.listen_after_bind();
+    s.listener_done.store(true);
+  });
+  // httplib's stop() does nothing until the accept loop runs: wait for it, so a Shutdown that
+  // follows at once (a model that fails to load in microseconds) cannot miss it and hang.
+  while (!s.http.is_running() && !s.listener_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return s.bound_port;
 }
 

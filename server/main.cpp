@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -48,22 +49,31 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // Load on a helper thread: the listener answers /health (503 loading) meanwhile. A signal
-  // during the load takes effect once the load returns.
+  // Load on a helper thread: the listener answers /health (503 loading) meanwhile.
+  std::atomic<bool> loading{true};
   std::thread loader([&] {
     try {
       auto engine = std::make_unique<ts::Engine>(ToEngineOptions(options));
       server.SetBackend(MakeEngineBackend(std::move(engine), ModelId(options)));
       spdlog::info("model '{}' ready", ModelId(options));
+      loading.store(false);
     } catch (const std::exception& e) {
       spdlog::error("cannot load model '{}': {}", options.model, e.what());
       server.SetLoadError(e.what());
+      loading.store(false);
       kill(getpid(), SIGTERM);  // nothing to serve: exit through the normal path
     }
   });
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
+  if (loading.load()) {
+    // No request can be running yet, so there is nothing to drain; and a load can take long
+    // (or hang on a stalled disk): leave without waiting for it.
+    spdlog::info("signal {} while loading: exiting", signal_number);
+    spdlog::default_logger()->flush();
+    std::_Exit(0);
+  }
   spdlog::info("signal {}: shutting down (drain up to {} s)", signal_number, options.shutdown_timeout_s);
   loader.join();
   const bool load_failed = server.backend() == nullptr;

@@ -62,7 +62,7 @@ const std::vector<OptionDef>& Table() {
       Str("chat-template", nullptr, &ServerOptions::chat_template,
           "chat format override: bitnet | llama3 | chatml | llama2 | falcon3"),
       Bytes("max-body-bytes", &ServerOptions::max_body_bytes, "request body limit (413 above)"),
-      Int("timeout", nullptr, &ServerOptions::timeout_s, "socket read/write timeout, seconds"),
+      Int("timeout", nullptr, &ServerOptions::timeout_s, "socket write timeout, seconds (reading a request: at most 30)"),
       Int("shutdown-timeout", nullptr, &ServerOptions::shutdown_timeout_s,
           "on SIGTERM/SIGINT: seconds to let requests finish before cancelling them"),
       Int("http-threads", nullptr, &ServerOptions::http_threads,

@@ -135,12 +135,36 @@ TEST(GenerationJob, ClientGoneCancelsCollect) {
   for (const auto& h : backend.handles) EXPECT_TRUE(h->cancelled());
 }
 
-TEST(GenerationJob, SubmitErrorCancelsEarlierChoices) {
+TEST(GenerationJob, RefusedSubmitQueuesNothing) {
   FakeBackend backend({"x"});
   backend.refuse_queue_full = true;
   EXPECT_THROW(GenerationJob(backend, Input(Endpoint::kChat, 2), nullptr, nullptr,
                              std::chrono::steady_clock::now()),
                QueueFullError);
+  EXPECT_TRUE(backend.submitted.empty());
+}
+
+TEST(GenerationJob, CutShortByShutdownIsAnErrorNotAFinish) {
+  FakeBackend backend({"x"});
+  backend.finish = FinishReason::kCancelled;  // what the engine reports when shutdown cancels
+  {
+    GenerationJob job(backend, Input(Endpoint::kChat), nullptr, nullptr, std::chrono::steady_clock::now());
+    try {
+      job.Collect(nullptr);
+      FAIL() << "a cut-short generation was returned as complete";
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status, 503);
+      EXPECT_EQ(e.code, "shutting_down");
+    }
+  }
+  GenerationJob job(backend, Input(Endpoint::kChat, 1, true), nullptr, nullptr, std::chrono::steady_clock::now());
+  std::string body;
+  ASSERT_TRUE(job.Stream([&](const std::string& s) { body += s; return true; }, nullptr));
+  const auto events = Events(body);
+  ASSERT_EQ(events.size(), 4u) << body;  // role, "x", the error, [DONE]: no finish_reason chunk
+  EXPECT_EQ(json::parse(events[2])["error"]["code"], "shutting_down");
+  EXPECT_EQ(body.find("finish_reason\":\"stop"), std::string::npos) << body;
+  EXPECT_EQ(events[3], "[DONE]");
 }
 
 TEST(GenerationJob, EngineErrorIs500) {

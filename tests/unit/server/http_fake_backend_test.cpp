@@ -5,6 +5,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <thread>
 
 #include "fake_backend.h"
@@ -123,6 +130,90 @@ TEST_F(HttpFakeTest, ErrorsHaveOpenAiShape) {
   EXPECT_EQ(json::parse(r->body)["error"]["code"], "context_length_exceeded");
 }
 
+// Sends raw bytes on a new connection; returns what the server sent until it closed the
+// connection, or "<open>" appended when it was still open after `wait`.
+std::string RawExchange(int port, const std::string& bytes, std::chrono::milliseconds wait = std::chrono::seconds(3)) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return "<connect failed>";
+  }
+  (void)send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  std::string out;
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      out += "<open>";
+      break;
+    }
+    char buf[4096];
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+std::string Chunked(const std::string& body, size_t chunk) {
+  std::string out;
+  for (size_t i = 0; i < body.size(); i += chunk) {
+    const std::string part = body.substr(i, chunk);
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", part.size());
+    out += size + part + "\r\n";
+  }
+  return out + "0\r\n\r\n";
+}
+
+TEST_F(HttpFakeTest, BodyLimitHoldsForEveryFraming) {
+  ServerOptions o;
+  o.max_body_bytes = 4096;
+  StartServer(o);
+  Load();
+  const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+  json big = kChat;
+  big["messages"][0]["content"] = std::string(20000, 'a');
+  // A declared length over the limit: 413 at once (no waiting for a body that never comes),
+  // and the connection ends, so the bytes after the headers are not read as a next request.
+  std::string r = RawExchange(port_, head + "Content-Length: 99999999999\r\n\r\nGET /health HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 413", 0), 0u) << r;
+  EXPECT_EQ(r.find("HTTP/1.1", 1), std::string::npos) << r;
+  EXPECT_EQ(r.find("<open>"), std::string::npos) << r;
+  // A chunked body is counted as it arrives.
+  r = RawExchange(port_, head + "Transfer-Encoding: chunked\r\n\r\n" + Chunked(big.dump(), 1000));
+  EXPECT_EQ(r.rfind("HTTP/1.1 413", 0), 0u) << r;
+  EXPECT_EQ(r.find("<open>"), std::string::npos) << r;
+  // ... and a small chunked body works.
+  r = RawExchange(port_, head + "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n" + Chunked(kChat.dump(), 7));
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  // No Content-Length and no chunking: an empty body (RFC 9112), answered at once.
+  r = RawExchange(port_, head + "Connection: close\r\n\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r;
+  r = RawExchange(port_, head + "Content-Length: -5\r\n\r\n{}");
+  EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r;
+  EXPECT_NE(r.find("Content-Length"), std::string::npos) << r;
+  // Any other path with a body: 404 without reading it.
+  r = RawExchange(port_, "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                             Chunked(big.dump(), 1000));
+  EXPECT_EQ(r.rfind("HTTP/1.1 404", 0), 0u) << r;
+  EXPECT_EQ(r.find("HTTP/1.1", 1), std::string::npos) << r;
+  // A gzip body is limited by its decoded size: 20 KB of 'a' compresses far below 4 KB.
+  client_->set_compress(true);
+  auto res = PostJson("/v1/chat/completions", big);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  res = PostJson("/v1/chat/completions", kChat);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+}
+
 TEST_F(HttpFakeTest, ApiKey) {
   ServerOptions o;
   o.api_key = "sekret";
@@ -134,6 +225,9 @@ TEST_F(HttpFakeTest, ApiKey) {
   ExpectError(PostJson("/v1/chat/completions", kChat, {{"Authorization", "Bearer wrong"}}), 401,
               "invalid_request_error");
   r = PostJson("/v1/chat/completions", kChat, {{"Authorization", "Bearer sekret"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  r = PostJson("/v1/chat/completions", kChat, {{"Authorization", "bearer sekret"}});  // scheme is case-insensitive
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   r = client_->Get("/health");  // open
