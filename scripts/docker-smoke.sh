@@ -142,7 +142,7 @@ post() {  # post PATH BODY OUT [auth] -> prints the status code
     -H 'Content-Type: application/json' -d "$2" "$base$1" || true
 }
 
-body='{"model":"x","prompt":"In the beginning","max_tokens":8,"temperature":0,"seed":1}'
+body='{"prompt":"In the beginning","max_tokens":8,"temperature":0,"seed":1}'
 code="$(post /v1/completions "$body" "$tmp/completion.json" none)"
 [[ "$code" == 401 ]] || fail "completion without the API key answered $code, not 401"
 code="$(post /v1/completions "$body" "$tmp/completion.json")"
@@ -152,7 +152,7 @@ grep -q '"choices"' "$tmp/completion.json" || fail "completion has no choices"
 grep -q '"completion_tokens"' "$tmp/completion.json" || fail "completion has no usage"
 step "completion: $(head -c 300 "$tmp/completion.json")"
 
-body='{"model":"x","prompt":"And God said","max_tokens":8,"stream":true}'
+body='{"prompt":"And God said","max_tokens":8,"stream":true}'
 code="$(post /v1/completions "$body" "$tmp/stream.txt")"
 [[ "$code" == 200 ]] || fail "streamed completion answered $code"
 grep -q '^data: {' "$tmp/stream.txt" || fail "stream has no data chunks"
@@ -161,7 +161,7 @@ step "streamed completion: $(grep -c '^data: {' "$tmp/stream.txt") chunks + [DON
 
 # --- graceful stop: SIGTERM while a stream runs; the stream must still complete --------
 # Long enough to be running at SIGTERM, short enough to finish inside the 5 s drain.
-body='{"model":"x","prompt":"In the beginning","max_tokens":64,"ignore_eos":true,"stream":true}'
+body='{"prompt":"In the beginning","max_tokens":64,"ignore_eos":true,"stream":true}'
 curl -s -N --max-time 60 -H "Authorization: Bearer $api_key" -H 'Content-Type: application/json' \
   -d "$body" -o "$tmp/drain.txt" "$base/v1/completions" &
 drain_curl=$!

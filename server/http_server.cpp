@@ -256,11 +256,18 @@ struct HttpServer::Impl {
   void GetModel(const httplib::Request& req, httplib::Response& res) {
     const ModelInfo& info = backend.load()->Info();
     const std::string id = req.matches[1];
-    if (id != info.id) {
-      throw ApiError(404, "The model '" + id + "' does not exist", "model", "model_not_found",
-                     "invalid_request_error");
-    }
+    CheckModelId(id);
     WriteJson(res, 200, ModelObject(info.id, info.created, "ternserve"));
+  }
+
+  // A request naming another model gets 404 like OpenAI and vLLM (no "model" at all is fine).
+  void CheckModelId(const std::string& id) const {
+    const std::string& served = backend.load()->Info().id;
+    if (id.empty() || id == served) return;
+    throw ApiError(404,
+                   "The model '" + id + "' does not exist: this server serves '" + served +
+                       "' (--model-alias serves it under another name)",
+                   "model", "model_not_found", "invalid_request_error");
   }
 
   void ChatCompletions(const httplib::Request& req, const std::string& body, httplib::Response& res) {
@@ -268,6 +275,7 @@ struct HttpServer::Impl {
     Backend& b = LiveBackend();
     const tokenizer::Tokenizer& tok = b.Tokenizer();
     ChatRequest chat = ParseChatRequest(ParseJsonBody(body), tok.n_vocab(), limits);
+    CheckModelId(chat.params.model);
     GenerationInput input;
     input.endpoint = Endpoint::kChat;
     input.prompts.push_back(ChatPromptIds(tok, chat_family, chat.messages));
@@ -282,6 +290,7 @@ struct HttpServer::Impl {
     Backend& b = LiveBackend();
     const tokenizer::Tokenizer& tok = b.Tokenizer();
     CompletionRequest cr = ParseCompletionRequest(ParseJsonBody(body), tok.n_vocab(), limits);
+    CheckModelId(cr.params.model);
     GenerationInput input;
     input.endpoint = Endpoint::kCompletion;
     std::vector<std::string> echo;

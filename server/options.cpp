@@ -177,6 +177,9 @@ void Validate(const ServerOptions& o) {
   require(o.shutdown_timeout_s >= 0, "shutdown-timeout must be >= 0");
   require(o.http_threads >= 0, "http-threads must be >= 0");
   require(o.max_n >= 1, "max-n must be >= 1");
+  require(o.log_level == "trace" || o.log_level == "debug" || o.log_level == "info" || o.log_level == "warn" ||
+              o.log_level == "error",
+          "log-level must be trace, debug, info, warn or error");
   require(o.chat_template.empty() || o.chat_template == "bitnet" || o.chat_template == "llama3" ||
               o.chat_template == "chatml" || o.chat_template == "llama2" ||
               o.chat_template == "falcon3",

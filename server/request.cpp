@@ -2,14 +2,18 @@
 // repetition_penalty, ignore_eos) follow llama-server's names.
 #include "server/request.h"
 
+#include <cmath>
 #include <string>
 
+#include "engine/tokenizer/unicode.h"
 #include "server/api_error.h"
 
 namespace ts::server {
 namespace {
 
 using nlohmann::json;
+
+constexpr int kCompletionDefaultMaxTokens = 16;
 
 const json* Field(const json& body, const char* name) {
   const auto it = body.find(name);
@@ -23,8 +27,8 @@ std::optional<double> GetNumber(const json& body, const char* name, double lo, d
   if (!v->is_number()) throw BadRequest(std::string("'") + name + "' must be a number", name);
   const double x = v->get<double>();
   if (!(x >= lo && x <= hi)) {
-    throw BadRequest(std::string("'") + name + "' must be between " + std::to_string(lo) +
-                         " and " + std::to_string(hi) + ", got " + v->dump(),
+    throw BadRequest(std::string("'") + name + "' must be between " + json(lo).dump() + " and " + json(hi).dump() +
+                         ", got " + v->dump(),
                      name);
   }
   return x;
@@ -33,17 +37,23 @@ std::optional<double> GetNumber(const json& body, const char* name, double lo, d
 std::optional<int64_t> GetInt(const json& body, const char* name, int64_t lo, int64_t hi) {
   const json* v = Field(body, name);
   if (!v) return std::nullopt;
-  if (!v->is_number_integer()) {
-    throw BadRequest(std::string("'") + name + "' must be an integer", name);
+  const std::string range = " between " + std::to_string(lo) + " and " + std::to_string(hi);
+  // JSON has one number type: 5.0 is the integer 5 (as Python clients may send it); huge
+  // integers arrive as unsigned or double and are out of range, not "not integers".
+  const double as_double = v->is_number() ? v->get<double>() : 0.5;
+  if (std::nearbyint(as_double) != as_double) throw BadRequest(std::string("'") + name + "' must be an integer" + range, name);
+  bool fits = true;
+  int64_t x = 0;
+  if (v->is_number_unsigned()) {
+    fits = v->get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
+    if (fits) x = static_cast<int64_t>(v->get<uint64_t>());
+  } else if (v->is_number_integer()) {
+    x = v->get<int64_t>();
+  } else {
+    fits = as_double > -9.2e18 && as_double < 9.2e18;
+    if (fits) x = static_cast<int64_t>(as_double);
   }
-  const int64_t x = v->is_number_unsigned() && v->get<uint64_t>() > INT64_MAX
-                        ? INT64_MAX
-                        : v->get<int64_t>();
-  if (x < lo || x > hi) {
-    throw BadRequest(std::string("'") + name + "' must be between " + std::to_string(lo) + " and " +
-                         std::to_string(hi) + ", got " + std::to_string(x),
-                     name);
-  }
+  if (!fits || x < lo || x > hi) throw BadRequest(std::string("'") + name + "' must be" + range + ", got " + v->dump(), name);
   return x;
 }
 
@@ -153,6 +163,16 @@ GenerationParams ParseCommon(const json& body, int n_vocab, const RequestLimits&
   if (const json* tools = Field(body, "tools"); tools && !(tools->is_array() && tools->empty())) {
     throw BadRequest("tools / function calling is not supported by this server", "tools");
   }
+  if (const json* choice = Field(body, "tool_choice"); choice && *choice != "none" && *choice != "auto") {
+    throw BadRequest("'tool_choice' other than \"none\" or \"auto\" needs tools, which this server does not support",
+                     "tool_choice");
+  }
+  for (const char* legacy : {"functions", "function_call"}) {
+    const json* v = Field(body, legacy);
+    if (v && !(v->is_array() && v->empty()) && *v != "none" && *v != "auto") {
+      throw BadRequest(std::string("'") + legacy + "' (function calling) is not supported by this server", legacy);
+    }
+  }
   return p;
 }
 
@@ -189,6 +209,13 @@ std::string ParseContent(const json& content, const std::string& where) {
 json ParseJsonBody(std::string_view body) {
   json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
+    for (size_t pos = 0; pos < body.size();) {
+      const tokenizer::Utf8Scan scan = tokenizer::ScanUtf8(body, pos);
+      if (scan.status != tokenizer::Utf8Status::kValid) {
+        throw BadRequest("the request body is not valid UTF-8 (byte " + std::to_string(pos) + ")");
+      }
+      pos += scan.length;
+    }
     throw BadRequest("the request body is not valid JSON");
   }
   if (!parsed.is_object()) throw BadRequest("the request body must be a JSON object");
@@ -216,9 +243,8 @@ ChatRequest ParseChatRequest(const json& body, int n_vocab, const RequestLimits&
     const std::string where = "messages[" + std::to_string(i) + "]";
     if (!m.is_object()) throw BadRequest("'" + where + "' must be an object", where);
     const auto role = m.find("role");
-    if (role == m.end() || !role->is_string()) {
-      throw BadRequest("'" + where + ".role' is required", where + ".role");
-    }
+    if (role == m.end() || role->is_null()) throw BadRequest("'" + where + ".role' is required", where + ".role");
+    if (!role->is_string()) throw BadRequest("'" + where + ".role' must be a string", where + ".role");
     const std::string& r = role->get_ref<const std::string&>();
     if (r != "system" && r != "developer" && r != "user" && r != "assistant" && r != "tool") {
       throw BadRequest("'" + where + ".role' must be one of system, developer, user, assistant, "
@@ -244,6 +270,8 @@ CompletionRequest ParseCompletionRequest(const json& body, int n_vocab,
   CompletionRequest req;
   req.params = ParseCommon(body, n_vocab, limits);
   GenerationParams& p = req.params;
+  // The legacy endpoint's documented default (OpenAI, vLLM); chat runs to EOS or the context.
+  if (p.max_tokens == 0) p.max_tokens = kCompletionDefaultMaxTokens;
   if (const auto k = GetInt(body, "logprobs", 0, 5)) {
     p.logprobs = true;
     p.top_logprobs = static_cast<int>(*k);

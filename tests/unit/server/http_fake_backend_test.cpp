@@ -99,6 +99,16 @@ TEST_F(HttpFakeTest, ChatAndModels) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   ExpectError(client_->Get("/v1/models/gpt-4"), 404, "invalid_request_error");
+  // A generation request naming another model is refused the same way; naming none is fine.
+  json other = kChat;
+  other["model"] = "gpt-4";
+  auto wrong = PostJson("/v1/chat/completions", other);
+  ExpectError(wrong, 404, "invalid_request_error");
+  EXPECT_EQ(json::parse(wrong->body)["error"]["code"], "model_not_found");
+  other.erase("model");
+  auto unnamed = PostJson("/v1/chat/completions", other);
+  ASSERT_TRUE(unnamed);
+  EXPECT_EQ(unnamed->status, 200);
 }
 
 TEST_F(HttpFakeTest, ErrorsHaveOpenAiShape) {

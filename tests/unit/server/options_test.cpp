@@ -69,6 +69,7 @@ TEST(Options, Errors) {
   EXPECT_THROW(ResolveOptions({"--kv-type", "q3"}, env.Lookup()), OptionsError);
   EXPECT_THROW(ResolveOptions({"--no-such-flag"}, env.Lookup()), OptionsError);
   EXPECT_THROW(ResolveOptions({"--chat-template", "jinja"}, env.Lookup()), OptionsError);
+  EXPECT_THROW(ResolveOptions({"--log-level", "loud"}, env.Lookup()), OptionsError);
   EXPECT_THROW(ResolveOptions({"--config", "/nonexistent/x.json"}, env.Lookup()), OptionsError);
   EXPECT_THROW(ResolveOptions({"--config", WriteConfig(R"({"prot": 1})")}, env.Lookup()),
                OptionsError);

@@ -44,6 +44,12 @@ TEST(ParseJsonBody, RejectsMalformedAndNonObjects) {
   EXPECT_THROW(ParseJsonBody("[1]"), ApiError);
   EXPECT_THROW(ParseJsonBody(""), ApiError);
   EXPECT_EQ(ParseJsonBody(R"({"a":1})")["a"], 1);
+  try {
+    ParseJsonBody("{\"a\":\"\xff\"}");
+    FAIL() << "invalid UTF-8 accepted";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(std::string(e.what()), "the request body is not valid UTF-8 (byte 6)");
+  }
 }
 
 TEST(ParseChat, Defaults) {
@@ -154,6 +160,40 @@ TEST(ParseChat, ErrorsNameTheField) {
   EXPECT_EQ(ChatErrorParam(Chat({{"response_format", {{"type", "json_object"}}}})),
             "response_format");
   EXPECT_EQ(ChatErrorParam(Chat({{"model", 5}})), "model");
+  EXPECT_EQ(ChatErrorParam(Chat({{"tool_choice", "required"}})), "tool_choice");
+  EXPECT_EQ(ChatErrorParam(Chat({{"tool_choice", {{"type", "function"}, {"function", {{"name", "f"}}}}}})),
+            "tool_choice");
+  EXPECT_EQ(ChatErrorParam(Chat({{"functions", {{{"name", "f"}}}}})), "functions");
+  EXPECT_EQ(ChatErrorParam(Chat({{"function_call", {{"name", "f"}}}})), "function_call");
+  EXPECT_EQ(ChatErrorParam(Chat({{"messages", {{{"role", 1}, {"content", "x"}}}}})), "messages[0].role");
+}
+
+TEST(ParseChat, MessagesSayWhatIsWrong) {
+  auto message = [](const json& body) {
+    try {
+      ParseChatRequest(body, 1000);
+    } catch (const ApiError& e) {
+      return std::string(e.what());
+    }
+    return std::string("<accepted>");
+  };
+  EXPECT_EQ(message(Chat({{"messages", {{{"role", 1}, {"content", "x"}}}}})), "'messages[0].role' must be a string");
+  EXPECT_EQ(message(Chat({{"temperature", 2.5}})), "'temperature' must be between 0.0 and 2.0, got 2.5");
+  // An integer too large for any integer type is out of range, not "not an integer".
+  const std::string seed = message(Chat({{"seed", json::parse("18446744073709551616")}}));
+  EXPECT_NE(seed.find("must be between"), std::string::npos) << seed;
+  EXPECT_NE(seed.find("got 1.8446744073709552e+19"), std::string::npos) << seed;
+  const std::string huge = message(Chat({{"max_tokens", json::parse("9223372036854775808")}}));
+  EXPECT_NE(huge.find("got 9223372036854775808"), std::string::npos) << huge;  // echoed as sent
+}
+
+TEST(ParseChat, IntegralNumbersAndHarmlessToolFields) {
+  // 5.0 is the integer 5 in JSON; tool_choice "none"/"auto" and empty tool lists ask for nothing.
+  const ChatRequest r = ParseChatRequest(
+      Chat({{"max_tokens", 5.0}, {"tool_choice", "none"}, {"tools", json::array()}, {"functions", json::array()}}),
+      1000);
+  EXPECT_EQ(r.params.max_tokens, 5);
+  EXPECT_EQ(ParseChatRequest(Chat({{"tool_choice", "auto"}}), 1000).params.max_tokens, 0);
 }
 
 TEST(ParseChat, NullMeansNotGiven) {
@@ -187,6 +227,11 @@ TEST(ParseCompletion, Errors) {
   EXPECT_EQ(CompletionErrorParam({{"prompt", "x"}, {"suffix", "tail"}}), "suffix");
   EXPECT_EQ(CompletionErrorParam({{"prompt", "x"}, {"echo", true}, {"logprobs", 1}}), "echo");
   EXPECT_EQ(CompletionErrorParam({{"prompt", "x"}, {"best_of", 3}}), "best_of");
+}
+
+TEST(ParseCompletion, MaxTokensDefaultsTo16LikeOpenAI) {
+  EXPECT_EQ(ParseCompletionRequest({{"prompt", "x"}}, 1000).params.max_tokens, 16);
+  EXPECT_EQ(ParseCompletionRequest({{"prompt", "x"}, {"max_tokens", 100}}, 1000).params.max_tokens, 100);
 }
 
 TEST(ParseCompletion, LegacyLogprobs) {
