@@ -8,6 +8,7 @@
 
 #include "kernels/f16.h"
 #include "kernels/internal/dispatch.h"
+#include "kernels/round.h"
 
 namespace ts::kernels {
 namespace {
@@ -53,16 +54,6 @@ float BlockAbsMax(const float* row, int b0, int b1) {
   float abs_max = 0.0f;
   for (int c = b0; c < b1; ++c) abs_max = std::max(abs_max, std::fabs(row[c]));
   return abs_max;
-}
-
-// Returns round(v) (half away from zero, like std::round) clamped to [-limit, limit] for an
-// integral limit; NaN gives limit. Written with a truncating conversion instead of std::round
-// so the row loops vectorize (requantizing a 2B-4T head rounds ~330M values at load).
-int RoundClamped(float v, float limit) {
-  const float a = std::min(limit, std::fabs(v));
-  int i = static_cast<int>(a);
-  i += a - static_cast<float>(i) >= 0.5f ? 1 : 0;
-  return v < 0.0f ? -i : i;
 }
 
 // Quantizes one row of floats to int8 with a scale per 32 columns (absmax / 127).

@@ -30,8 +30,9 @@ PagedKvCache::PagedKvCache(const KvShape& shape, KvType type, int block_size, in
 }
 
 uint8_t* PagedKvCache::Row(int block, int layer, int kv, int offset, int kv_head) const {
-  // Block layout: [layer][K=0|V=1][offset in block][kv head] rows.
-  const size_t index = ((static_cast<size_t>(layer) * 2 + kv) * block_size_ + offset) * shape_.n_kv_heads + kv_head;
+  // Block layout: [layer][kv head][K=0|V=1][offset in block] rows, so attention, which walks
+  // one (layer, kv head) through all positions, reads each block's rows as one contiguous run.
+  const size_t index = ((static_cast<size_t>(layer) * shape_.n_kv_heads + kv_head) * 2 + kv) * block_size_ + offset;
   return storage_.get() + static_cast<size_t>(block) * block_bytes_ + index * row_bytes_;
 }
 
@@ -59,25 +60,39 @@ void PagedKvCache::Attend(int layer, int slot, int n_pos, const float* q, int he
   // GQA: the query heads of one KV head are processed together, so each stored row is
   // dequantized once (into `row`) and used by all of them.
   float row[kMaxHeadDim];
+  const int n_blocks = (n_pos + block_size_ - 1) / block_size_;
   for (int kvh = head_begin / group; kvh * group < head_end; ++kvh) {
     const int h0 = std::max(head_begin, kvh * group), h1 = std::min(head_end, (kvh + 1) * group);
     const int n_q = h1 - h0;
-    for (int p = 0; p < n_pos; ++p) {
-      KvLoadRow(type_, Row(table[static_cast<size_t>(p / block_size_)], layer, 0, p % block_size_, kvh), head_dim, row);
+    // K or V rows of this head, block by block; the next block's run is prefetched because
+    // blocks are scattered in memory where the hardware prefetcher cannot follow.
+    auto for_each_row = [&](int kv, auto&& fn) {
+      for (int b = 0; b < n_blocks; ++b) {
+        const uint8_t* rows = Row(table[static_cast<size_t>(b)], layer, kv, 0, kvh);
+        if (b + 1 < n_blocks) {
+          const uint8_t* next = Row(table[static_cast<size_t>(b) + 1], layer, kv, 0, kvh);
+          for (size_t at = 0; at < row_bytes_ * static_cast<size_t>(block_size_); at += 64) __builtin_prefetch(next + at);
+        }
+        const int p0 = b * block_size_, n = std::min(block_size_, n_pos - p0);
+        for (int i = 0; i < n; ++i) fn(p0 + i, rows + static_cast<size_t>(i) * row_bytes_);
+      }
+    };
+    for_each_row(0, [&](int p, const uint8_t* k) {
+      KvLoadRow(type_, k, head_dim, row);
       for (int g = 0; g < n_q; ++g) {
         scratch[static_cast<size_t>(g) * n_pos + p] = ops.dot_f32(row, q + (h0 + g) * head_dim, head_dim) * inv_sqrt_d;
       }
-    }
+    });
     for (int g = 0; g < n_q; ++g) {
       kernels::Softmax(scratch + static_cast<size_t>(g) * n_pos, n_pos);
       std::memset(out + (h0 + g) * head_dim, 0, sizeof(float) * static_cast<size_t>(head_dim));
     }
-    for (int p = 0; p < n_pos; ++p) {
-      KvLoadRow(type_, Row(table[static_cast<size_t>(p / block_size_)], layer, 1, p % block_size_, kvh), head_dim, row);
+    for_each_row(1, [&](int p, const uint8_t* v) {
+      KvLoadRow(type_, v, head_dim, row);
       for (int g = 0; g < n_q; ++g) {
         ops.axpy_f32(row, scratch[static_cast<size_t>(g) * n_pos + p], out + (h0 + g) * head_dim, head_dim);
       }
-    }
+    });
   }
 }
 
