@@ -123,7 +123,7 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   if (o.threads <= 0) o.threads = kernels::DefaultThreadCount();
   if (o.ctx_size <= 0) o.ctx_size = c.n_ctx_train;
   if (o.parallel <= 0) o.parallel = 1;
-  if (o.batch_tokens <= 0) o.batch_tokens = 256;
+  if (o.batch_tokens <= 0) o.batch_tokens = 64;
 
   const kv::KvShape shape{c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim};
   const kv::KvType kv_type = kv::ParseKvType(o.kv_type);

@@ -38,7 +38,7 @@ struct EngineOptions {
   int threads = 0;                  // 0 = physical cores
   int ctx_size = 0;                 // max tokens per sequence (prompt + output); 0 = model's context
   int parallel = 16;                // max sequences running at once
-  int batch_tokens = 256;           // max tokens per forward step (decode tokens + prompt chunks)
+  int batch_tokens = 64;            // max tokens per forward step (decode tokens + prompt chunks)
   int max_queue = 64;               // waiting requests beyond which Submit refuses
   std::string kv_type = "q8";       // f32 | f16 | q8 | q4
   uint64_t kv_memory_bytes = 0;     // 0 = derived from free RAM and the model

@@ -24,7 +24,7 @@ struct ServerOptions {
   int threads = 0;                  // compute threads (0 = physical cores)
   int ctx_size = 0;                 // tokens per sequence (0 = the model's context)
   int parallel = 16;                // sequences running at once
-  int batch_tokens = 256;           // tokens per forward step
+  int batch_tokens = 64;            // tokens per forward step
   int max_queue = 64;               // waiting requests before 503
   std::string kv_type = "q8";       // f32 | f16 | q8 | q4
   uint64_t kv_memory_bytes = 0;     // "2GiB", "512MiB" (0 = auto)

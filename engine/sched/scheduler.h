@@ -33,7 +33,7 @@ struct SchedulerOutput {
 
 struct SchedulerConfig {
   int max_running = 16;   // --parallel
-  int token_budget = 256; // --batch-tokens
+  int token_budget = 64;  // --batch-tokens
 };
 
 class Scheduler {
