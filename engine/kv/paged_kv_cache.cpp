@@ -50,20 +50,30 @@ void PagedKvCache::Write(int layer, int slot, int pos, const float* k, const flo
 
 void PagedKvCache::Attend(int layer, int slot, int n_pos, const float* q, int head_begin, int head_end, float* out,
                           float* scratch) const {
+  AttendRun(layer, slot, n_pos - 1, 1, q, 0, head_begin, head_end, out, scratch);
+}
+
+void PagedKvCache::AttendRun(int layer, int slot, int first_pos, int n_queries, const float* q, int ld,
+                             int head_begin, int head_end, float* out, float* scratch) const {
   const auto& table = tables_.at(static_cast<size_t>(slot));
-  if (n_pos <= 0 || head_begin >= head_end) return;
+  const int n_pos = first_pos + n_queries;  // positions the last query sees
+  if (n_queries <= 0 || first_pos < 0 || head_begin >= head_end) return;
   if (static_cast<size_t>((n_pos - 1) / block_size_) >= table.size()) throw std::out_of_range("KV read past the slot");
   const int head_dim = shape_.head_dim;
   const int group = shape_.n_heads / shape_.n_kv_heads;
   const float inv_sqrt_d = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const kernels::VectorOps& ops = kernels::ActiveVectorOps();
-  // GQA: the query heads of one KV head are processed together, so each stored row is
-  // dequantized once (into `row`) and used by all of them.
-  float row[kMaxHeadDim];
   const int n_blocks = (n_pos + block_size_ - 1) / block_size_;
+  float row[kMaxHeadDim];
+  // GQA: the query heads of one KV head, for every query of the run, are processed together,
+  // so each stored row is dequantized once (into `row`) and used by all of them.
   for (int kvh = head_begin / group; kvh * group < head_end; ++kvh) {
     const int h0 = std::max(head_begin, kvh * group), h1 = std::min(head_end, (kvh + 1) * group);
     const int n_q = h1 - h0;
+    // Scores of query i, head h0 + g at scratch[(i * n_q + g) * n_pos + p].
+    auto scores = [&](int i, int g) { return scratch + (static_cast<size_t>(i) * n_q + g) * n_pos; };
+    auto query = [&](int i, int g) { return q + static_cast<ptrdiff_t>(i) * ld + (h0 + g) * head_dim; };
+    auto output = [&](int i, int g) { return out + static_cast<ptrdiff_t>(i) * ld + (h0 + g) * head_dim; };
     // K or V rows of this head, block by block; the next block's run is prefetched because
     // blocks are scattered in memory where the hardware prefetcher cannot follow.
     auto for_each_row = [&](int kv, auto&& fn) {
@@ -74,23 +84,27 @@ void PagedKvCache::Attend(int layer, int slot, int n_pos, const float* q, int he
           for (size_t at = 0; at < row_bytes_ * static_cast<size_t>(block_size_); at += 64) __builtin_prefetch(next + at);
         }
         const int p0 = b * block_size_, n = std::min(block_size_, n_pos - p0);
-        for (int i = 0; i < n; ++i) fn(p0 + i, rows + static_cast<size_t>(i) * row_bytes_);
+        for (int j = 0; j < n; ++j) fn(p0 + j, rows + static_cast<size_t>(j) * row_bytes_);
       }
     };
+    // Position p is seen by the queries from max(0, p - first_pos) on (causal).
+    auto first_seeing = [&](int p) { return std::max(0, p - first_pos); };
     for_each_row(0, [&](int p, const uint8_t* k) {
       KvLoadRow(type_, k, head_dim, row);
-      for (int g = 0; g < n_q; ++g) {
-        scratch[static_cast<size_t>(g) * n_pos + p] = ops.dot_f32(row, q + (h0 + g) * head_dim, head_dim) * inv_sqrt_d;
+      for (int i = first_seeing(p); i < n_queries; ++i) {
+        for (int g = 0; g < n_q; ++g) scores(i, g)[p] = ops.dot_f32(row, query(i, g), head_dim) * inv_sqrt_d;
       }
     });
-    for (int g = 0; g < n_q; ++g) {
-      kernels::Softmax(scratch + static_cast<size_t>(g) * n_pos, n_pos);
-      std::memset(out + (h0 + g) * head_dim, 0, sizeof(float) * static_cast<size_t>(head_dim));
+    for (int i = 0; i < n_queries; ++i) {
+      for (int g = 0; g < n_q; ++g) {
+        kernels::Softmax(scores(i, g), first_pos + i + 1);
+        std::memset(output(i, g), 0, sizeof(float) * static_cast<size_t>(head_dim));
+      }
     }
     for_each_row(1, [&](int p, const uint8_t* v) {
       KvLoadRow(type_, v, head_dim, row);
-      for (int g = 0; g < n_q; ++g) {
-        ops.axpy_f32(row, scratch[static_cast<size_t>(g) * n_pos + p], out + (h0 + g) * head_dim, head_dim);
+      for (int i = first_seeing(p); i < n_queries; ++i) {
+        for (int g = 0; g < n_q; ++g) ops.axpy_f32(row, scores(i, g)[p], output(i, g), head_dim);
       }
     });
   }

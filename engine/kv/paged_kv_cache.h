@@ -3,7 +3,7 @@
 // sequence slot. The forward pass sees only the KvCache interface (slot, pos);
 // the scheduler uses the manager half below to admit, grow and free sequences.
 //
-//   slot's block table      pool storage (one block = [layer][K|V][token][kv head] rows)
+//   slot's block table      pool storage (one block = [layer][kv head][K|V][token] rows)
 //   [ 7 | 2 | 9 ]  ------>  block 7: positions 0..bs-1, block 2: bs..2bs-1, block 9: ...
 //
 // Invariants: a slot's table covers at least every position written; full blocks
@@ -39,6 +39,9 @@ class PagedKvCache final : public KvCache {
   void Write(int layer, int slot, int pos, const float* k, const float* v) override;
   void Attend(int layer, int slot, int n_pos, const float* q, int head_begin, int head_end, float* out,
               float* scratch) const override;
+  // Reads each stored row once for the whole run (a prompt chunk's queries share its history).
+  void AttendRun(int layer, int slot, int first_pos, int n_queries, const float* q, int ld, int head_begin,
+                 int head_end, float* out, float* scratch) const override;
   int n_slots() const override { return static_cast<int>(tables_.size()); }
   int n_ctx() const override { return max_ctx_; }
 

@@ -134,21 +134,51 @@ void ForwardPass::Layer(int layer, std::span<const BatchToken> batch, kv::KvCach
 void ForwardPass::Attention(int layer, std::span<const BatchToken> batch, kv::KvCache& kv) {
   const int n_tokens = static_cast<int>(batch.size());
   const int n_threads = pool_ ? pool_->n_threads() : 1;
-  // Scores for every query head of one KV head group (see KvCache::Attend).
-  const size_t n_ctx = static_cast<size_t>(kv.n_ctx()) * static_cast<size_t>(c_.n_heads / c_.n_kv_heads);
-  if (scores_.size() < static_cast<size_t>(n_threads) * n_ctx) scores_.resize(static_cast<size_t>(n_threads) * n_ctx);
-  // Work items are (token, head) pairs so one decoding sequence still uses every core.
-  const int n_items = n_tokens * c_.n_heads;
-  auto work = [&](int thread, int threads) {
-    auto [begin, end] = kernels::SplitRange(n_items, thread, threads);
-    float* scratch = scores_.data() + static_cast<size_t>(thread) * n_ctx;
+  const int group = c_.n_heads / c_.n_kv_heads;
+  // Runs: consecutive tokens of one sequence (a prompt chunk), up to kMaxRun queries, attend
+  // together so each stored K/V row is read once per run instead of once per token.
+  constexpr int kMaxRun = 16;
+  std::vector<AttentionRun>& runs = runs_;
+  runs.clear();
+  for (int t = 0; t < n_tokens;) {
+    int n = 1;
+    while (t + n < n_tokens && n < kMaxRun && batch[static_cast<size_t>(t + n)].slot == batch[static_cast<size_t>(t)].slot &&
+           batch[static_cast<size_t>(t + n)].pos == batch[static_cast<size_t>(t)].pos + n) {
+      ++n;
+    }
+    runs.push_back({t, n, static_cast<double>(n) * (batch[static_cast<size_t>(t)].pos + n)});
+    t += n;
+  }
+  const size_t scratch_floats = static_cast<size_t>(kMaxRun) * static_cast<size_t>(kv.n_ctx()) * static_cast<size_t>(group);
+  if (scores_.size() < static_cast<size_t>(n_threads) * scratch_floats) {
+    scores_.resize(static_cast<size_t>(n_threads) * scratch_floats);
+  }
+  // Work items are (run, head) pairs, so one decoding sequence still uses every core; each
+  // thread takes a contiguous range of items holding about 1/n_threads of the weight.
+  const int n_items = static_cast<int>(runs.size()) * c_.n_heads;
+  double total = 0;
+  for (const AttentionRun& r : runs) total += r.weight * c_.n_heads;
+  std::vector<int>& bounds = thread_items_;
+  bounds.assign(static_cast<size_t>(n_threads) + 1, n_items);
+  bounds[0] = 0;
+  double seen = 0;
+  int thread = 1;
+  for (int item = 0; item < n_items && thread < n_threads; ++item) {
+    const double w = runs[static_cast<size_t>(item / c_.n_heads)].weight;
+    while (thread < n_threads && seen + w / 2 >= total * thread / n_threads) bounds[static_cast<size_t>(thread++)] = item;
+    seen += w;
+  }
+  auto work = [&](int thread_index, int) {
+    const int begin = bounds[static_cast<size_t>(thread_index)], end = bounds[static_cast<size_t>(thread_index) + 1];
+    float* scratch = scores_.data() + static_cast<size_t>(thread_index) * scratch_floats;
     for (int item = begin; item < end;) {
-      const int t = item / c_.n_heads;
+      const AttentionRun& run = runs[static_cast<size_t>(item / c_.n_heads)];
       const int head_begin = item % c_.n_heads;
       const int head_end = std::min(c_.n_heads, head_begin + (end - item));
-      const BatchToken& bt = batch[static_cast<size_t>(t)];
-      kv.Attend(layer, bt.slot, bt.pos + 1, q_.data() + static_cast<size_t>(t) * c_.q_dim(), head_begin, head_end,
-                attn_out_.data() + static_cast<size_t>(t) * c_.q_dim(), scratch);
+      const BatchToken& bt = batch[static_cast<size_t>(run.first_token)];
+      const size_t at = static_cast<size_t>(run.first_token) * c_.q_dim();
+      kv.AttendRun(layer, bt.slot, bt.pos, run.n_queries, q_.data() + at, c_.q_dim(), head_begin, head_end,
+                   attn_out_.data() + at, scratch);
       item += head_end - head_begin;
     }
   };
