@@ -168,25 +168,28 @@ std::shared_ptr<RequestHandle> Engine::Submit(GenerationRequest request) {
   return SubmitGroup(std::move(one)).front();
 }
 
-std::vector<std::shared_ptr<RequestHandle>> Engine::SubmitGroup(std::vector<GenerationRequest> requests) {
+std::vector<std::shared_ptr<RequestHandle>> Engine::SubmitGroup(
+    std::vector<GenerationRequest> requests) {
   Impl& s = *impl_;
   const int n_vocab = s.model->config.n_vocab;
-  // Everything is checked and built before anything is queued: the group goes in whole or not at all.
+  // Everything is checked and built before anything is queued: all of the group or none.
   std::vector<std::unique_ptr<sched::Sequence>> group;
   std::vector<std::shared_ptr<RequestHandle>> handles;
   for (GenerationRequest& request : requests) {
     if (request.prompt.empty()) throw InvalidRequestError("the prompt is empty", "prompt", "");
     for (int32_t id : request.prompt) {
       if (id < 0 || id >= n_vocab) {
-        throw InvalidRequestError("token id " + std::to_string(id) + " is outside the vocabulary of " +
-                                      std::to_string(n_vocab), "prompt", "");
+        throw InvalidRequestError("token id " + std::to_string(id) +
+                                      " is outside the vocabulary of " + std::to_string(n_vocab),
+                                  "prompt", "");
       }
     }
     if (static_cast<int>(request.prompt.size()) >= s.options.ctx_size) {
-      throw InvalidRequestError("This model's maximum context length is " + std::to_string(s.options.ctx_size) +
-                                    " tokens. However, your prompt has " + std::to_string(request.prompt.size()) +
-                                    " tokens (leaving no room for a completion).",
-                                "messages", "context_length_exceeded");
+      throw InvalidRequestError(
+          "This model's maximum context length is " + std::to_string(s.options.ctx_size) +
+              " tokens. However, your prompt has " + std::to_string(request.prompt.size()) +
+              " tokens (leaving no room for a completion).",
+          "messages", "context_length_exceeded");
     }
     auto seq = std::make_unique<sched::Sequence>();
     seq->id = s.next_id.fetch_add(1);

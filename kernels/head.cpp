@@ -79,9 +79,7 @@ void QuantizeQ4Row(const float* row, int n_cols, uint8_t* q, float* scales) {
     scales[b0 / kHeadQ8Block] = d;
     uint8_t* block = q + b0 / 2;
     for (int j = 0; j < kHeadQ8Block / 2; ++j) {
-      auto code = [&](int c) {
-        return (c < b1 ? RoundClamped(row[c] * inv, 7.0f) : 0) + 8;
-      };
+      auto code = [&](int c) { return (c < b1 ? RoundClamped(row[c] * inv, 7.0f) : 0) + 8; };
       block[j] = static_cast<uint8_t>(code(b0 + j) | (code(b0 + j + kHeadQ8Block / 2) << 4));
     }
   }

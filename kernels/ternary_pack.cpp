@@ -32,7 +32,8 @@ TernaryMatrix PackTernary(const int8_t* trits, int n_rows, int n_cols, float sca
   // billion weights at load). Columns past n_cols get code 1 (weight 0). A value outside
   // {-1, 0, +1} (code above 2 as a byte) is found per row and located only for the message.
   auto word_bytes = [&](int r, int chunk) {
-    const size_t word = (static_cast<size_t>(r / kRowBlock) * n_chunks + chunk) * kRowBlock + r % kRowBlock;
+    const size_t word =
+        (static_cast<size_t>(r / kRowBlock) * n_chunks + chunk) * kRowBlock + r % kRowBlock;
     return out + word * kChunkBytes;
   };
   uint8_t codes[kChunkCols];
@@ -47,18 +48,22 @@ TernaryMatrix PackTernary(const int8_t* trits, int n_rows, int n_cols, float sca
       for (int c = n_valid; c < kChunkCols; ++c) codes[c] = 1;
       uint8_t* bytes = word_bytes(r, chunk);
       for (int j = 0; j < kChunkBytes; ++j) {
-        bytes[j] = static_cast<uint8_t>(codes[j] | codes[j + 64] << 2 | codes[j + 128] << 4 | codes[j + 192] << 6);
+        bytes[j] = static_cast<uint8_t>(codes[j] | codes[j + 64] << 2 | codes[j + 128] << 4 |
+                                        codes[j + 192] << 6);
       }
     }
     if (max_code > 2) {
-      const int c = static_cast<int>(std::find_if(row, row + n_cols, [](int8_t t) { return t < -1 || t > 1; }) - row);
-      throw std::invalid_argument("PackTernary: value " + std::to_string(row[c]) + " at (" + std::to_string(r) +
-                                  ", " + std::to_string(c) + ") is not -1, 0 or +1");
+      const int c = static_cast<int>(
+          std::find_if(row, row + n_cols, [](int8_t t) { return t < -1 || t > 1; }) - row);
+      throw std::invalid_argument("PackTernary: value " + std::to_string(row[c]) + " at (" +
+                                  std::to_string(r) + ", " + std::to_string(c) +
+                                  ") is not -1, 0 or +1");
     }
   }
   // Padding rows of the last block: all weights 0.
   for (int r = n_rows; r < n_blocks * kRowBlock; ++r) {
-    for (int chunk = 0; chunk < n_chunks; ++chunk) std::memset(word_bytes(r, chunk), 0x55, kChunkBytes);
+    for (int chunk = 0; chunk < n_chunks; ++chunk)
+      std::memset(word_bytes(r, chunk), 0x55, kChunkBytes);
   }
   return w;
 }

@@ -26,7 +26,8 @@ class Backend {
   virtual ~Backend() = default;
   // Queues one API request's sequences together, all or none; throws QueueFullError /
   // InvalidRequestError like Engine::SubmitGroup.
-  virtual std::vector<std::shared_ptr<RequestHandle>> SubmitGroup(std::vector<GenerationRequest> requests) = 0;
+  virtual std::vector<std::shared_ptr<RequestHandle>> SubmitGroup(
+      std::vector<GenerationRequest> requests) = 0;
   virtual EngineStats Stats() const = 0;
   virtual const tokenizer::Tokenizer& Tokenizer() const = 0;
   virtual const ModelInfo& Info() const = 0;

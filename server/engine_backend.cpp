@@ -19,7 +19,8 @@ class EngineBackend final : public Backend {
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();
   }
-  std::vector<std::shared_ptr<RequestHandle>> SubmitGroup(std::vector<GenerationRequest> requests) override {
+  std::vector<std::shared_ptr<RequestHandle>> SubmitGroup(
+      std::vector<GenerationRequest> requests) override {
     return engine_->SubmitGroup(std::move(requests));
   }
   EngineStats Stats() const override { return engine_->stats(); }

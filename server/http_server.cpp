@@ -15,8 +15,8 @@
 #include "server/connection_watch.h"
 #include "server/generation.h"
 #include "server/prompt.h"
-#include "server/request_body.h"
 #include "server/request.h"
+#include "server/request_body.h"
 #include "server/response.h"
 
 namespace ts::server {
@@ -111,7 +111,8 @@ struct HttpServer::Impl {
       WriteError(res, ApiError(res.status, message, {}, {}, res.status < 500 ? "invalid_request_error" : ""));
       // httplib's own 400/413/414 mean the request's framing is broken: nothing after it on
       // this connection can be trusted.
-      if (res.status == 400 || res.status == 413 || res.status == 414) res.set_header("Connection", "close");
+      if (res.status == 400 || res.status == 413 || res.status == 414)
+        res.set_header("Connection", "close");
       return httplib::Server::HandlerResponse::Handled;
     }));
     http.set_exception_handler(
@@ -129,7 +130,8 @@ struct HttpServer::Impl {
   }
 
   using Handler = std::function<void(Impl&, const httplib::Request&, httplib::Response&)>;
-  using BodyHandler = std::function<void(Impl&, const httplib::Request&, const std::string& body, httplib::Response&)>;
+  using BodyHandler = std::function<void(Impl&, const httplib::Request&, const std::string& body,
+                                         httplib::Response&)>;
 
   // Every GET API route goes through here: auth, model readiness, one place for errors.
   httplib::Server::Handler Route(Handler fn) {
@@ -147,7 +149,8 @@ struct HttpServer::Impl {
   // The POST API routes: the same checks before a byte of the body is read, then the body
   // within --max-body-bytes (request_body.h).
   httplib::Server::HandlerWithContentReader PostRoute(BodyHandler fn) {
-    return [this, fn](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+    return [this, fn](const httplib::Request& req, httplib::Response& res,
+                      const httplib::ContentReader& reader) {
       bool body_read = false;
       try {
         CheckAuth(req);
@@ -165,8 +168,8 @@ struct HttpServer::Impl {
 
   void CheckModelReady() const {
     if (backend.load()) return;
-    ApiError e(503, load_failed.load() ? "the model failed to load" : "the model is still loading", {},
-               "model_loading");
+    ApiError e(503, load_failed.load() ? "the model failed to load" : "the model is still loading",
+               {}, "model_loading");
     e.retry_after_s = 5;
     throw e;
   }
@@ -176,9 +179,10 @@ struct HttpServer::Impl {
     const std::string header = req.get_header_value("Authorization");
     // The scheme name is case-insensitive (RFC 9110): "bearer" works too.
     const std::string_view scheme = "bearer ";
-    const bool bearer = header.size() > scheme.size() &&
-                        std::equal(scheme.begin(), scheme.end(), header.begin(),
-                                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+    const bool bearer =
+        header.size() > scheme.size() &&
+        std::equal(scheme.begin(), scheme.end(), header.begin(),
+                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
     if (bearer && ConstantTimeEquals(header.substr(scheme.size()), options.api_key)) return;
     throw ApiError(401,
                    header.empty() ? "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
@@ -196,8 +200,10 @@ struct HttpServer::Impl {
     }
     // Any other path with a body: 404 without reading it (httplib would otherwise read it
     // whole, unbounded when chunked, before answering 404).
-    const auto no_route = [](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader&) {
-      WriteError(res, ApiError(404, "Invalid URL (" + req.method + " " + req.path + ")", {}, {}, "invalid_request_error"));
+    const auto no_route = [](const httplib::Request& req, httplib::Response& res,
+                             const httplib::ContentReader&) {
+      WriteError(res, ApiError(404, "Invalid URL (" + req.method + " " + req.path + ")", {}, {},
+                               "invalid_request_error"));
       res.set_header("Connection", "close");
     };
     http.Post(".*", no_route);
@@ -270,7 +276,8 @@ struct HttpServer::Impl {
                    "model", "model_not_found", "invalid_request_error");
   }
 
-  void ChatCompletions(const httplib::Request& req, const std::string& body, httplib::Response& res) {
+  void ChatCompletions(const httplib::Request& req, const std::string& body,
+                       httplib::Response& res) {
     const auto arrival = std::chrono::steady_clock::now();
     Backend& b = LiveBackend();
     const tokenizer::Tokenizer& tok = b.Tokenizer();
@@ -359,7 +366,8 @@ int HttpServer::Start() {
   });
   // httplib's stop() does nothing until the accept loop runs: wait for it, so a Shutdown that
   // follows at once (a model that fails to load in microseconds) cannot miss it and hang.
-  while (!s.http.is_running() && !s.listener_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (!s.http.is_running() && !s.listener_done.load())
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return s.bound_port;
 }
 

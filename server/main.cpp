@@ -2,8 +2,8 @@
 // serve until SIGTERM/SIGINT, then drain and exit 0.
 #include <pthread.h>
 #include <signal.h>
-#include <unistd.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>

@@ -56,13 +56,15 @@ const std::vector<OptionDef>& Table() {
       Str("kv-type", nullptr, &ServerOptions::kv_type, "KV cache storage: f32 | f16 | q8 | q4"),
       Bytes("kv-memory", &ServerOptions::kv_memory_bytes,
             "KV cache budget, e.g. 2GiB or 512MiB (0 = derived from free RAM)"),
-      Str("head", nullptr, &ServerOptions::head, "output head storage: auto (q8 from 32M weights, else as shipped) | f32 | f16 | q8 | q4"),
+      Str("head", nullptr, &ServerOptions::head,
+          "output head storage: auto (q8 from 32M weights, else as shipped) | f32 | f16 | q8 | q4"),
       Str("api-key", nullptr, &ServerOptions::api_key,
           "require 'Authorization: Bearer <key>' on /v1/* (empty = open)"),
       Str("chat-template", nullptr, &ServerOptions::chat_template,
           "chat format override: bitnet | llama3 | chatml | llama2 | falcon3"),
       Bytes("max-body-bytes", &ServerOptions::max_body_bytes, "request body limit (413 above)"),
-      Int("timeout", nullptr, &ServerOptions::timeout_s, "socket write timeout, seconds (reading a request: at most 30)"),
+      Int("timeout", nullptr, &ServerOptions::timeout_s,
+          "socket write timeout, seconds (reading a request: at most 30)"),
       Int("shutdown-timeout", nullptr, &ServerOptions::shutdown_timeout_s,
           "on SIGTERM/SIGINT: seconds to let requests finish before cancelling them"),
       Int("http-threads", nullptr, &ServerOptions::http_threads,
@@ -177,8 +179,8 @@ void Validate(const ServerOptions& o) {
   require(o.shutdown_timeout_s >= 0, "shutdown-timeout must be >= 0");
   require(o.http_threads >= 0, "http-threads must be >= 0");
   require(o.max_n >= 1, "max-n must be >= 1");
-  require(o.log_level == "trace" || o.log_level == "debug" || o.log_level == "info" || o.log_level == "warn" ||
-              o.log_level == "error",
+  require(o.log_level == "trace" || o.log_level == "debug" || o.log_level == "info" ||
+              o.log_level == "warn" || o.log_level == "error",
           "log-level must be trace, debug, info, warn or error");
   require(o.chat_template.empty() || o.chat_template == "bitnet" || o.chat_template == "llama3" ||
               o.chat_template == "chatml" || o.chat_template == "llama2" ||

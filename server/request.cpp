@@ -27,8 +27,8 @@ std::optional<double> GetNumber(const json& body, const char* name, double lo, d
   if (!v->is_number()) throw BadRequest(std::string("'") + name + "' must be a number", name);
   const double x = v->get<double>();
   if (!(x >= lo && x <= hi)) {
-    throw BadRequest(std::string("'") + name + "' must be between " + json(lo).dump() + " and " + json(hi).dump() +
-                         ", got " + v->dump(),
+    throw BadRequest(std::string("'") + name + "' must be between " + json(lo).dump() + " and " +
+                         json(hi).dump() + ", got " + v->dump(),
                      name);
   }
   return x;
@@ -41,7 +41,8 @@ std::optional<int64_t> GetInt(const json& body, const char* name, int64_t lo, in
   // JSON has one number type: 5.0 is the integer 5 (as Python clients may send it); huge
   // integers arrive as unsigned or double and are out of range, not "not integers".
   const double as_double = v->is_number() ? v->get<double>() : 0.5;
-  if (std::nearbyint(as_double) != as_double) throw BadRequest(std::string("'") + name + "' must be an integer" + range, name);
+  if (std::nearbyint(as_double) != as_double)
+    throw BadRequest(std::string("'") + name + "' must be an integer" + range, name);
   bool fits = true;
   int64_t x = 0;
   if (v->is_number_unsigned()) {
@@ -53,7 +54,8 @@ std::optional<int64_t> GetInt(const json& body, const char* name, int64_t lo, in
     fits = as_double > -9.2e18 && as_double < 9.2e18;
     if (fits) x = static_cast<int64_t>(as_double);
   }
-  if (!fits || x < lo || x > hi) throw BadRequest(std::string("'") + name + "' must be" + range + ", got " + v->dump(), name);
+  if (!fits || x < lo || x > hi)
+    throw BadRequest(std::string("'") + name + "' must be" + range + ", got " + v->dump(), name);
   return x;
 }
 
@@ -163,14 +165,19 @@ GenerationParams ParseCommon(const json& body, int n_vocab, const RequestLimits&
   if (const json* tools = Field(body, "tools"); tools && !(tools->is_array() && tools->empty())) {
     throw BadRequest("tools / function calling is not supported by this server", "tools");
   }
-  if (const json* choice = Field(body, "tool_choice"); choice && *choice != "none" && *choice != "auto") {
-    throw BadRequest("'tool_choice' other than \"none\" or \"auto\" needs tools, which this server does not support",
-                     "tool_choice");
+  if (const json* choice = Field(body, "tool_choice");
+      choice && *choice != "none" && *choice != "auto") {
+    throw BadRequest(
+        "'tool_choice' other than \"none\" or \"auto\" needs tools, which this server does not "
+        "support",
+        "tool_choice");
   }
   for (const char* legacy : {"functions", "function_call"}) {
     const json* v = Field(body, legacy);
     if (v && !(v->is_array() && v->empty()) && *v != "none" && *v != "auto") {
-      throw BadRequest(std::string("'") + legacy + "' (function calling) is not supported by this server", legacy);
+      throw BadRequest(
+          std::string("'") + legacy + "' (function calling) is not supported by this server",
+          legacy);
     }
   }
   return p;
@@ -243,8 +250,10 @@ ChatRequest ParseChatRequest(const json& body, int n_vocab, const RequestLimits&
     const std::string where = "messages[" + std::to_string(i) + "]";
     if (!m.is_object()) throw BadRequest("'" + where + "' must be an object", where);
     const auto role = m.find("role");
-    if (role == m.end() || role->is_null()) throw BadRequest("'" + where + ".role' is required", where + ".role");
-    if (!role->is_string()) throw BadRequest("'" + where + ".role' must be a string", where + ".role");
+    if (role == m.end() || role->is_null())
+      throw BadRequest("'" + where + ".role' is required", where + ".role");
+    if (!role->is_string())
+      throw BadRequest("'" + where + ".role' must be a string", where + ".role");
     const std::string& r = role->get_ref<const std::string&>();
     if (r != "system" && r != "developer" && r != "user" && r != "assistant" && r != "tool") {
       throw BadRequest("'" + where + ".role' must be one of system, developer, user, assistant, "

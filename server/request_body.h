@@ -14,6 +14,7 @@ namespace ts::server {
 // body (RFC 9112), so nothing is read for it. Throws ApiError: 413 when the declared or
 // received size exceeds max_bytes (checked before reading where the size is declared), 400 for
 // an invalid Content-Length or a body that cannot be read or decoded.
-std::string ReadRequestBody(const httplib::Request& req, const httplib::ContentReader& reader, size_t max_bytes);
+std::string ReadRequestBody(const httplib::Request& req, const httplib::ContentReader& reader,
+                            size_t max_bytes);
 
 }  // namespace ts::server

@@ -26,11 +26,11 @@ class KvCache {
   // `ld` floats ([n_heads, head_dim] each). scratch: >= n_queries * (first_pos + n_queries) *
   // (n_heads / n_kv_heads) floats. A cache may read each stored row once for the whole run;
   // results equal n_queries calls of Attend.
-  virtual void AttendRun(int layer, int slot, int first_pos, int n_queries, const float* q, int ld, int head_begin,
-                         int head_end, float* out, float* scratch) const {
+  virtual void AttendRun(int layer, int slot, int first_pos, int n_queries, const float* q, int ld,
+                         int head_begin, int head_end, float* out, float* scratch) const {
     for (int i = 0; i < n_queries; ++i) {
-      Attend(layer, slot, first_pos + i + 1, q + static_cast<ptrdiff_t>(i) * ld, head_begin, head_end,
-             out + static_cast<ptrdiff_t>(i) * ld, scratch);
+      Attend(layer, slot, first_pos + i + 1, q + static_cast<ptrdiff_t>(i) * ld, head_begin,
+             head_end, out + static_cast<ptrdiff_t>(i) * ld, scratch);
     }
   }
 

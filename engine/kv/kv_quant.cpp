@@ -49,8 +49,6 @@ float AbsMax(const float* x, int n) {
   return m;
 }
 
-
-
 // A q4 group starts with its f16 scale and f16 minimum.
 std::pair<float, float> Q4Params(const uint8_t* group) {
   uint16_t scale_bits, min_bits;
@@ -76,7 +74,8 @@ void KvStoreRow(KvType type, const float* x, int head_dim, uint8_t* row) {
       const float inv = scale > 0 ? 1.0f / scale : 0.0f;
       std::memcpy(row, &scale, 4);
       auto* q = reinterpret_cast<int8_t*>(row + 4);
-      for (int i = 0; i < head_dim; ++i) q[i] = static_cast<int8_t>(kernels::RoundClamped(x[i] * inv, 127.0f));
+      for (int i = 0; i < head_dim; ++i)
+        q[i] = static_cast<int8_t>(kernels::RoundClamped(x[i] * inv, 127.0f));
       return;
     }
     case KvType::kQ4: {
@@ -97,7 +96,8 @@ void KvStoreRow(KvType type, const float* x, int head_dim, uint8_t* row) {
         for (int i = 0; i < kQ4Group / 2; ++i) {
           // Nibble pairs: value i in the low nibble, value i + 8 in the high one.
           const int a = std::max(0, kernels::RoundClamped((xg[i] - min_value) * inv, 15.0f));
-          const int b = std::max(0, kernels::RoundClamped((xg[i + kQ4Group / 2] - min_value) * inv, 15.0f));
+          const int b =
+              std::max(0, kernels::RoundClamped((xg[i + kQ4Group / 2] - min_value) * inv, 15.0f));
           out[4 + i] = static_cast<uint8_t>(a | b << 4);
         }
       }

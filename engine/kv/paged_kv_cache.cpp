@@ -32,7 +32,8 @@ PagedKvCache::PagedKvCache(const KvShape& shape, KvType type, int block_size, in
 uint8_t* PagedKvCache::Row(int block, int layer, int kv, int offset, int kv_head) const {
   // Block layout: [layer][kv head][K=0|V=1][offset in block] rows, so attention, which walks
   // one (layer, kv head) through all positions, reads each block's rows as one contiguous run.
-  const size_t index = ((static_cast<size_t>(layer) * shape_.n_kv_heads + kv_head) * 2 + kv) * block_size_ + offset;
+  const size_t index =
+      ((static_cast<size_t>(layer) * shape_.n_kv_heads + kv_head) * 2 + kv) * block_size_ + offset;
   return storage_.get() + static_cast<size_t>(block) * block_bytes_ + index * row_bytes_;
 }
 
@@ -53,8 +54,9 @@ void PagedKvCache::Attend(int layer, int slot, int n_pos, const float* q, int he
   AttendRun(layer, slot, n_pos - 1, 1, q, 0, head_begin, head_end, out, scratch);
 }
 
-void PagedKvCache::AttendRun(int layer, int slot, int first_pos, int n_queries, const float* q, int ld,
-                             int head_begin, int head_end, float* out, float* scratch) const {
+void PagedKvCache::AttendRun(int layer, int slot, int first_pos, int n_queries, const float* q,
+                             int ld, int head_begin, int head_end, float* out,
+                             float* scratch) const {
   const auto& table = tables_.at(static_cast<size_t>(slot));
   const int n_pos = first_pos + n_queries;  // positions the last query sees
   if (n_queries <= 0 || first_pos < 0 || head_begin >= head_end) return;
@@ -71,9 +73,15 @@ void PagedKvCache::AttendRun(int layer, int slot, int first_pos, int n_queries, 
     const int h0 = std::max(head_begin, kvh * group), h1 = std::min(head_end, (kvh + 1) * group);
     const int n_q = h1 - h0;
     // Scores of query i, head h0 + g at scratch[(i * n_q + g) * n_pos + p].
-    auto scores = [&](int i, int g) { return scratch + (static_cast<size_t>(i) * n_q + g) * n_pos; };
-    auto query = [&](int i, int g) { return q + static_cast<ptrdiff_t>(i) * ld + (h0 + g) * head_dim; };
-    auto output = [&](int i, int g) { return out + static_cast<ptrdiff_t>(i) * ld + (h0 + g) * head_dim; };
+    auto scores = [&](int i, int g) {
+      return scratch + (static_cast<size_t>(i) * n_q + g) * n_pos;
+    };
+    auto query = [&](int i, int g) {
+      return q + static_cast<ptrdiff_t>(i) * ld + (h0 + g) * head_dim;
+    };
+    auto output = [&](int i, int g) {
+      return out + static_cast<ptrdiff_t>(i) * ld + (h0 + g) * head_dim;
+    };
     // K or V rows of this head, block by block; the next block's run is prefetched because
     // blocks are scattered in memory where the hardware prefetcher cannot follow.
     auto for_each_row = [&](int kv, auto&& fn) {
@@ -81,7 +89,8 @@ void PagedKvCache::AttendRun(int layer, int slot, int first_pos, int n_queries, 
         const uint8_t* rows = Row(table[static_cast<size_t>(b)], layer, kv, 0, kvh);
         if (b + 1 < n_blocks) {
           const uint8_t* next = Row(table[static_cast<size_t>(b) + 1], layer, kv, 0, kvh);
-          for (size_t at = 0; at < row_bytes_ * static_cast<size_t>(block_size_); at += 64) __builtin_prefetch(next + at);
+          for (size_t at = 0; at < row_bytes_ * static_cast<size_t>(block_size_); at += 64)
+            __builtin_prefetch(next + at);
         }
         const int p0 = b * block_size_, n = std::min(block_size_, n_pos - p0);
         for (int j = 0; j < n; ++j) fn(p0 + j, rows + static_cast<size_t>(j) * row_bytes_);
@@ -92,7 +101,8 @@ void PagedKvCache::AttendRun(int layer, int slot, int first_pos, int n_queries, 
     for_each_row(0, [&](int p, const uint8_t* k) {
       KvLoadRow(type_, k, head_dim, row);
       for (int i = first_seeing(p); i < n_queries; ++i) {
-        for (int g = 0; g < n_q; ++g) scores(i, g)[p] = ops.dot_f32(row, query(i, g), head_dim) * inv_sqrt_d;
+        for (int g = 0; g < n_q; ++g)
+          scores(i, g)[p] = ops.dot_f32(row, query(i, g), head_dim) * inv_sqrt_d;
       }
     });
     for (int i = 0; i < n_queries; ++i) {

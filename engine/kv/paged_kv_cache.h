@@ -40,8 +40,8 @@ class PagedKvCache final : public KvCache {
   void Attend(int layer, int slot, int n_pos, const float* q, int head_begin, int head_end, float* out,
               float* scratch) const override;
   // Reads each stored row once for the whole run (a prompt chunk's queries share its history).
-  void AttendRun(int layer, int slot, int first_pos, int n_queries, const float* q, int ld, int head_begin,
-                 int head_end, float* out, float* scratch) const override;
+  void AttendRun(int layer, int slot, int first_pos, int n_queries, const float* q, int ld,
+                 int head_begin, int head_end, float* out, float* scratch) const override;
   int n_slots() const override { return static_cast<int>(tables_.size()); }
   int n_ctx() const override { return max_ctx_; }
 

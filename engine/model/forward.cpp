@@ -142,14 +142,16 @@ void ForwardPass::Attention(int layer, std::span<const BatchToken> batch, kv::Kv
   runs.clear();
   for (int t = 0; t < n_tokens;) {
     int n = 1;
-    while (t + n < n_tokens && n < kMaxRun && batch[static_cast<size_t>(t + n)].slot == batch[static_cast<size_t>(t)].slot &&
+    while (t + n < n_tokens && n < kMaxRun &&
+           batch[static_cast<size_t>(t + n)].slot == batch[static_cast<size_t>(t)].slot &&
            batch[static_cast<size_t>(t + n)].pos == batch[static_cast<size_t>(t)].pos + n) {
       ++n;
     }
     runs.push_back({t, n, static_cast<double>(n) * (batch[static_cast<size_t>(t)].pos + n)});
     t += n;
   }
-  const size_t scratch_floats = static_cast<size_t>(kMaxRun) * static_cast<size_t>(kv.n_ctx()) * static_cast<size_t>(group);
+  const size_t scratch_floats =
+      static_cast<size_t>(kMaxRun) * static_cast<size_t>(kv.n_ctx()) * static_cast<size_t>(group);
   if (scores_.size() < static_cast<size_t>(n_threads) * scratch_floats) {
     scores_.resize(static_cast<size_t>(n_threads) * scratch_floats);
   }
@@ -165,11 +167,13 @@ void ForwardPass::Attention(int layer, std::span<const BatchToken> batch, kv::Kv
   int thread = 1;
   for (int item = 0; item < n_items && thread < n_threads; ++item) {
     const double w = runs[static_cast<size_t>(item / c_.n_heads)].weight;
-    while (thread < n_threads && seen + w / 2 >= total * thread / n_threads) bounds[static_cast<size_t>(thread++)] = item;
+    while (thread < n_threads && seen + w / 2 >= total * thread / n_threads)
+      bounds[static_cast<size_t>(thread++)] = item;
     seen += w;
   }
   auto work = [&](int thread_index, int) {
-    const int begin = bounds[static_cast<size_t>(thread_index)], end = bounds[static_cast<size_t>(thread_index) + 1];
+    const int begin = bounds[static_cast<size_t>(thread_index)],
+              end = bounds[static_cast<size_t>(thread_index) + 1];
     float* scratch = scores_.data() + static_cast<size_t>(thread_index) * scratch_floats;
     for (int item = begin; item < end;) {
       const AttentionRun& run = runs[static_cast<size_t>(item / c_.n_heads)];
@@ -177,8 +181,8 @@ void ForwardPass::Attention(int layer, std::span<const BatchToken> batch, kv::Kv
       const int head_end = std::min(c_.n_heads, head_begin + (end - item));
       const BatchToken& bt = batch[static_cast<size_t>(run.first_token)];
       const size_t at = static_cast<size_t>(run.first_token) * c_.q_dim();
-      kv.AttendRun(layer, bt.slot, bt.pos, run.n_queries, q_.data() + at, c_.q_dim(), head_begin, head_end,
-                   attn_out_.data() + at, scratch);
+      kv.AttendRun(layer, bt.slot, bt.pos, run.n_queries, q_.data() + at, c_.q_dim(), head_begin,
+                   head_end, attn_out_.data() + at, scratch);
       item += head_end - head_begin;
     }
   };

@@ -68,7 +68,7 @@ class ForwardPass {
   std::vector<float> ffn_act_;     // [T, n_ff] act(gate) * up
   std::vector<float> head_in_;     // [T, d_model] final-normed rows that want logits
   std::vector<float> logits_;      // [T, n_vocab]
-  std::vector<float> scores_;      // [n_threads, kMaxRun * n_ctx * heads per KV head] attention scratch, grown on demand
+  std::vector<float> scores_;      // attention scratch per thread: 16 queries x n_ctx x group
   kernels::QuantizedActivations quantized_;
 
   // Attention's plan for a step: runs of consecutive tokens of one sequence, and each thread's

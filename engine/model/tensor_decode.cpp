@@ -31,7 +31,9 @@ bool HasCode3(const uint8_t* bytes, size_t n) {
   return (both_bits & 0x55) != 0;
 }
 
-[[noreturn]] void FailCode3(const gguf::TensorInfo& info) { Fail(info, "invalid 2-bit code 3"); }
+[[noreturn]] void FailCode3(const gguf::TensorInfo& info) {
+  Fail(info, "invalid 2-bit code 3");
+}
 
 // I2_S, x86 layout: 128 consecutive weights in 32 bytes; byte j holds weights
 // j, j+32, j+64, j+96 in bits [7:6], [5:4], [3:2], [1:0].
@@ -43,7 +45,8 @@ void DecodeI2S(const gguf::TensorInfo& info, std::span<const uint8_t> data, Deco
     const uint8_t* bytes = data.data() + block * 32;
     int8_t* w = out->trits.data() + block * 128;
     for (int k = 0; k < 4; ++k) {
-      for (int j = 0; j < 32; ++j) w[j + 32 * k] = static_cast<int8_t>(((bytes[j] >> (6 - 2 * k)) & 3) - 1);
+      for (int j = 0; j < 32; ++j)
+        w[j + 32 * k] = static_cast<int8_t>(((bytes[j] >> (6 - 2 * k)) & 3) - 1);
     }
   }
   float scale;
@@ -58,7 +61,9 @@ void DecodeTq2(const uint8_t* block, int8_t* w, const gguf::TensorInfo& info) {
   if (HasCode3(block, 64)) FailCode3(info);
   for (int half = 0; half < 2; ++half) {
     for (int n = 0; n < 4; ++n) {
-      for (int m = 0; m < 32; ++m) w[128 * half + m + 32 * n] = static_cast<int8_t>(((block[32 * half + m] >> (2 * n)) & 3) - 1);
+      for (int m = 0; m < 32; ++m)
+        w[128 * half + m + 32 * n] =
+            static_cast<int8_t>(((block[32 * half + m] >> (2 * n)) & 3) - 1);
     }
   }
 }

@@ -54,8 +54,9 @@ class Loader {
     const auto& t = Require(name, {static_cast<uint64_t>(config_.d_model), static_cast<uint64_t>(config_.n_vocab)});
     const kernels::HeadType target = HeadStorage(precision, t.type(), t.n_elements);
     if (precision == HeadPrecision::kAuto && target == kernels::HeadType::kQ8) {
-      spdlog::info("head '{}': {} in the file, stored as q8 (--head f16 keeps the file's precision)", name,
-                   gguf::TypeName(t.type_id));
+      spdlog::info(
+          "head '{}': {} in the file, stored as q8 (--head f16 keeps the file's precision)", name,
+          gguf::TypeName(t.type_id));
     }
     kernels::HeadMatrix head;
     if (t.type() == gguf::TensorType::kF16 && target != kernels::HeadType::kF32) {
@@ -91,13 +92,19 @@ class Loader {
 
 }  // namespace
 
-kernels::HeadType HeadStorage(HeadPrecision requested, gguf::TensorType shipped, uint64_t n_weights) {
+kernels::HeadType HeadStorage(HeadPrecision requested, gguf::TensorType shipped,
+                              uint64_t n_weights) {
   switch (requested) {
-    case HeadPrecision::kF32: return kernels::HeadType::kF32;
-    case HeadPrecision::kF16: return kernels::HeadType::kF16;
-    case HeadPrecision::kQ8: return kernels::HeadType::kQ8;
-    case HeadPrecision::kQ4: return kernels::HeadType::kQ4;
-    case HeadPrecision::kAuto: break;
+    case HeadPrecision::kF32:
+      return kernels::HeadType::kF32;
+    case HeadPrecision::kF16:
+      return kernels::HeadType::kF16;
+    case HeadPrecision::kQ8:
+      return kernels::HeadType::kQ8;
+    case HeadPrecision::kQ4:
+      return kernels::HeadType::kQ4;
+    case HeadPrecision::kAuto:
+      break;
   }
   const bool wide = shipped == gguf::TensorType::kF32 || shipped == gguf::TensorType::kBF16;
   // From 32M weights (every released BitNet model: 0.7B 49M, 3B 102M, 2B-4T 328M; none of the
@@ -105,7 +112,8 @@ kernels::HeadType HeadStorage(HeadPrecision requested, gguf::TensorType shipped,
   // F16, more than all its ternary weights. int8 halves that at no measurable quality cost
   // (README, "Output head and speed").
   constexpr uint64_t kQ8FromWeights = uint64_t{1} << 25;
-  if ((wide || shipped == gguf::TensorType::kF16) && n_weights >= kQ8FromWeights) return kernels::HeadType::kQ8;
+  if ((wide || shipped == gguf::TensorType::kF16) && n_weights >= kQ8FromWeights)
+    return kernels::HeadType::kQ8;
   return wide ? kernels::HeadType::kF32 : kernels::HeadType::kF16;
 }
 

@@ -20,7 +20,8 @@ namespace ts::model {
 enum class HeadPrecision { kAuto, kF32, kF16, kQ8, kQ4 };
 HeadPrecision ParseHeadPrecision(const std::string& name);  // "auto", "f32", "f16", "q8", "q4"; throws
 // The storage a head shipped as `shipped` with n_weights gets when `requested`.
-kernels::HeadType HeadStorage(HeadPrecision requested, gguf::TensorType shipped, uint64_t n_weights);
+kernels::HeadType HeadStorage(HeadPrecision requested, gguf::TensorType shipped,
+                              uint64_t n_weights);
 
 struct LayerWeights {
   std::vector<float> attn_norm;      // [d_model]

@@ -1,14 +1,13 @@
 #include "kernels/f16.h"
 
 #include <gtest/gtest.h>
-
-#include <vector>
 #include <immintrin.h>
 
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <random>
+#include <vector>
 
 #include "kernels/cpu.h"
 
@@ -106,7 +105,8 @@ TEST(Bf16, TopBitsOfFloat) {
 
 TEST(F16, RowConversionOfEveryHalf) {
   std::vector<uint16_t> in(65536);
-  for (size_t h = 0; h < in.size(); ++h) in[h] = static_cast<uint16_t>(65535 - h);  // not the table's order
+  for (size_t h = 0; h < in.size(); ++h)
+    in[h] = static_cast<uint16_t>(65535 - h);  // not the table's order
   std::vector<float> out(in.size());
   F16ToF32Row(in.data(), out.data(), in.size());
   for (size_t i = 0; i < in.size(); ++i) ASSERT_EQ(Bits(out[i]), Bits(F16ToF32(in[i]))) << in[i];

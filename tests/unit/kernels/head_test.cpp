@@ -167,10 +167,11 @@ TEST(Head, FromF16KeepsBitsAndConverts) {
 
 TEST(Head, Q8RoundsHalvesAwayFromZero) {
   // absmax 127 makes the block scale exactly 1, so the stored levels are round(w) themselves.
-  const std::vector<float> wf = {127.0f, 0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -2.5f, 126.5f, -126.5f,
-                                 0.49999997f, -0.49999997f, 3.4999998f, 0.0f, -0.0f, 1e-30f, -127.0f,
-                                 5.75f, -5.25f, 64.5f, -64.5f, 100.49f, -100.51f, 7.0f, -7.0f,
-                                 0.25f, -0.75f, 9.5f, -9.5f, 11.5f, -11.5f, 13.5f, 126.99f};
+  const std::vector<float> wf = {
+      127.0f,  0.5f,        -0.5f,        1.5f,       -1.5f,   2.5f,     -2.5f,  126.5f,
+      -126.5f, 0.49999997f, -0.49999997f, 3.4999998f, 0.0f,    -0.0f,    1e-30f, -127.0f,
+      5.75f,   -5.25f,      64.5f,        -64.5f,     100.49f, -100.51f, 7.0f,   -7.0f,
+      0.25f,   -0.75f,      9.5f,         -9.5f,      11.5f,   -11.5f,   13.5f,  126.99f};
   ASSERT_EQ(wf.size(), static_cast<size_t>(kHeadQ8Block));
   const HeadMatrix q8 = HeadFromF32(wf.data(), 1, kHeadQ8Block, HeadType::kQ8);
   std::vector<float> row(kHeadQ8Block);

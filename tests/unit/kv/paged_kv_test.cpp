@@ -94,16 +94,20 @@ TEST(PagedKvCache, ARunOfQueriesEqualsOneQueryAtATime) {
     ASSERT_TRUE(kv.Reserve(0, kFirst + kQueries));
     const int kv_dim = shape.n_kv_heads * shape.head_dim, q_dim = shape.n_heads * shape.head_dim;
     for (int p = 0; p < kFirst + kQueries; ++p) {
-      const auto k = RandomVector(static_cast<size_t>(kv_dim), rng), v = RandomVector(static_cast<size_t>(kv_dim), rng);
+      const auto k = RandomVector(static_cast<size_t>(kv_dim), rng),
+                 v = RandomVector(static_cast<size_t>(kv_dim), rng);
       kv.Write(0, 0, p, k.data(), v.data());
     }
-    const int ld = q_dim + 8;  // rows of the forward pass's buffers may be wider than one token's heads
+    const int ld =
+        q_dim + 8;  // rows of the forward pass's buffers may be wider than one token's heads
     const auto q = RandomVector(static_cast<size_t>(kQueries * ld), rng);
-    std::vector<float> run_out(q.size(), -5.0f), scratch(static_cast<size_t>(kQueries * (kFirst + kQueries) * 2));
+    std::vector<float> run_out(q.size(), -5.0f),
+        scratch(static_cast<size_t>(kQueries * (kFirst + kQueries) * 2));
     kv.AttendRun(0, 0, kFirst, kQueries, q.data(), ld, 1, 4, run_out.data(), scratch.data());
     for (int i = 0; i < kQueries; ++i) {
       std::vector<float> one(static_cast<size_t>(q_dim), -5.0f);
-      kv.Attend(0, 0, kFirst + i + 1, q.data() + static_cast<size_t>(i) * ld, 1, 4, one.data(), scratch.data());
+      kv.Attend(0, 0, kFirst + i + 1, q.data() + static_cast<size_t>(i) * ld, 1, 4, one.data(),
+                scratch.data());
       for (int e = 0; e < q_dim; ++e) {
         ASSERT_EQ(run_out[static_cast<size_t>(i * ld + e)], one[static_cast<size_t>(e)])
             << KvTypeName(type) << " query " << i << " element " << e;

@@ -15,7 +15,8 @@ constexpr uint64_t kTinyHead = uint64_t{512} * 64;
 TEST(HeadStorage, AutoStoresARealModelsFloatHeadAsQ8) {
   EXPECT_EQ(HeadStorage(HeadPrecision::kAuto, TensorType::kF16, k2b4tHead), HeadType::kQ8);
   EXPECT_EQ(HeadStorage(HeadPrecision::kAuto, TensorType::kBF16, k2b4tHead), HeadType::kQ8);
-  EXPECT_EQ(HeadStorage(HeadPrecision::kAuto, TensorType::kF32, uint64_t{32000} * 1536), HeadType::kQ8);
+  EXPECT_EQ(HeadStorage(HeadPrecision::kAuto, TensorType::kF32, uint64_t{32000} * 1536),
+            HeadType::kQ8);
 }
 
 TEST(HeadStorage, AutoKeepsSmallHeadsAsShipped) {
@@ -23,7 +24,8 @@ TEST(HeadStorage, AutoKeepsSmallHeadsAsShipped) {
   EXPECT_EQ(HeadStorage(HeadPrecision::kAuto, TensorType::kF32, kTinyHead), HeadType::kF32);
   EXPECT_EQ(HeadStorage(HeadPrecision::kAuto, TensorType::kBF16, kTinyHead), HeadType::kF32);
   // The threshold's edge: one weight below it keeps f16.
-  EXPECT_EQ(HeadStorage(HeadPrecision::kAuto, TensorType::kF16, (uint64_t{1} << 25) - 1), HeadType::kF16);
+  EXPECT_EQ(HeadStorage(HeadPrecision::kAuto, TensorType::kF16, (uint64_t{1} << 25) - 1),
+            HeadType::kF16);
   EXPECT_EQ(HeadStorage(HeadPrecision::kAuto, TensorType::kF16, uint64_t{1} << 25), HeadType::kQ8);
 }
 

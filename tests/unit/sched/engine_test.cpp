@@ -203,7 +203,7 @@ TEST(Engine, AGroupLargerThanTheQueueIsAdmittedWhole) {
   for (int k = 0; k < 4; ++k) group.push_back(Greedy(Prompt(20, k), 40));
   const auto handles = engine.SubmitGroup(std::move(group));
   ASSERT_EQ(handles.size(), 4u);
-  // Now three wait behind the one running: a new request is refused, and a bad group queues nothing.
+  // Three now wait behind the running one: a new request is refused; a bad group queues nothing.
   EXPECT_THROW(engine.Submit(Greedy(Prompt(20, 9), 1)), QueueFullError);
   std::vector<GenerationRequest> bad;
   bad.push_back(Greedy(Prompt(20, 5), 1));

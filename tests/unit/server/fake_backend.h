@@ -34,7 +34,8 @@ class FakeBackend final : public Backend {
     for (auto& t : threads_) t.join();
   }
 
-  std::vector<std::shared_ptr<RequestHandle>> SubmitGroup(std::vector<GenerationRequest> requests) override {
+  std::vector<std::shared_ptr<RequestHandle>> SubmitGroup(
+      std::vector<GenerationRequest> requests) override {
     if (refuse_queue_full) throw QueueFullError("queue full");
     std::vector<std::shared_ptr<RequestHandle>> group;
     for (GenerationRequest& request : requests) group.push_back(Submit(std::move(request)));

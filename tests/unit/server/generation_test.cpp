@@ -148,7 +148,8 @@ TEST(GenerationJob, CutShortByShutdownIsAnErrorNotAFinish) {
   FakeBackend backend({"x"});
   backend.finish = FinishReason::kCancelled;  // what the engine reports when shutdown cancels
   {
-    GenerationJob job(backend, Input(Endpoint::kChat), nullptr, nullptr, std::chrono::steady_clock::now());
+    GenerationJob job(backend, Input(Endpoint::kChat), nullptr, nullptr,
+                      std::chrono::steady_clock::now());
     try {
       job.Collect(nullptr);
       FAIL() << "a cut-short generation was returned as complete";
@@ -157,9 +158,15 @@ TEST(GenerationJob, CutShortByShutdownIsAnErrorNotAFinish) {
       EXPECT_EQ(e.code, "shutting_down");
     }
   }
-  GenerationJob job(backend, Input(Endpoint::kChat, 1, true), nullptr, nullptr, std::chrono::steady_clock::now());
+  GenerationJob job(backend, Input(Endpoint::kChat, 1, true), nullptr, nullptr,
+                    std::chrono::steady_clock::now());
   std::string body;
-  ASSERT_TRUE(job.Stream([&](const std::string& s) { body += s; return true; }, nullptr));
+  ASSERT_TRUE(job.Stream(
+      [&](const std::string& s) {
+        body += s;
+        return true;
+      },
+      nullptr));
   const auto events = Events(body);
   ASSERT_EQ(events.size(), 4u) << body;  // role, "x", the error, [DONE]: no finish_reason chunk
   EXPECT_EQ(json::parse(events[2])["error"]["code"], "shutting_down");

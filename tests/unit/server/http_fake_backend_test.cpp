@@ -1,17 +1,15 @@
 // The HTTP layer over real sockets with a scripted backend: routing, auth, CORS, limits,
 // error shapes, SSE over the wire and disconnect handling. No model involved.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-
-#include <nlohmann/json.hpp>
-
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "fake_backend.h"
@@ -142,7 +140,8 @@ TEST_F(HttpFakeTest, ErrorsHaveOpenAiShape) {
 
 // Sends raw bytes on a new connection; returns what the server sent until it closed the
 // connection, or "<open>" appended when it was still open after `wait`.
-std::string RawExchange(int port, const std::string& bytes, std::chrono::milliseconds wait = std::chrono::seconds(3)) {
+std::string RawExchange(int port, const std::string& bytes,
+                        std::chrono::milliseconds wait = std::chrono::seconds(3)) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -156,7 +155,8 @@ std::string RawExchange(int port, const std::string& bytes, std::chrono::millise
   std::string out;
   const auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     pollfd p{fd, POLLIN, 0};
     if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) {
       out += "<open>";
@@ -187,12 +187,14 @@ TEST_F(HttpFakeTest, BodyLimitHoldsForEveryFraming) {
   o.max_body_bytes = 4096;
   StartServer(o);
   Load();
-  const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+  const std::string head =
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
   json big = kChat;
   big["messages"][0]["content"] = std::string(20000, 'a');
   // A declared length over the limit: 413 at once (no waiting for a body that never comes),
   // and the connection ends, so the bytes after the headers are not read as a next request.
-  std::string r = RawExchange(port_, head + "Content-Length: 99999999999\r\n\r\nGET /health HTTP/1.1\r\n\r\n");
+  std::string r =
+      RawExchange(port_, head + "Content-Length: 99999999999\r\n\r\nGET /health HTTP/1.1\r\n\r\n");
   EXPECT_EQ(r.rfind("HTTP/1.1 413", 0), 0u) << r;
   EXPECT_EQ(r.find("HTTP/1.1", 1), std::string::npos) << r;
   EXPECT_EQ(r.find("<open>"), std::string::npos) << r;
@@ -201,7 +203,8 @@ TEST_F(HttpFakeTest, BodyLimitHoldsForEveryFraming) {
   EXPECT_EQ(r.rfind("HTTP/1.1 413", 0), 0u) << r;
   EXPECT_EQ(r.find("<open>"), std::string::npos) << r;
   // ... and a small chunked body works.
-  r = RawExchange(port_, head + "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n" + Chunked(kChat.dump(), 7));
+  r = RawExchange(port_, head + "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                             Chunked(kChat.dump(), 7));
   EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
   // No Content-Length and no chunking: an empty body (RFC 9112), answered at once.
   r = RawExchange(port_, head + "Connection: close\r\n\r\n");
@@ -210,8 +213,9 @@ TEST_F(HttpFakeTest, BodyLimitHoldsForEveryFraming) {
   EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r;
   EXPECT_NE(r.find("Content-Length"), std::string::npos) << r;
   // Any other path with a body: 404 without reading it.
-  r = RawExchange(port_, "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                             Chunked(big.dump(), 1000));
+  r = RawExchange(port_,
+                  "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                      Chunked(big.dump(), 1000));
   EXPECT_EQ(r.rfind("HTTP/1.1 404", 0), 0u) << r;
   EXPECT_EQ(r.find("HTTP/1.1", 1), std::string::npos) << r;
   // A gzip body is limited by its decoded size: 20 KB of 'a' compresses far below 4 KB.
@@ -237,7 +241,8 @@ TEST_F(HttpFakeTest, ApiKey) {
   r = PostJson("/v1/chat/completions", kChat, {{"Authorization", "Bearer sekret"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  r = PostJson("/v1/chat/completions", kChat, {{"Authorization", "bearer sekret"}});  // scheme is case-insensitive
+  r = PostJson("/v1/chat/completions", kChat,
+               {{"Authorization", "bearer sekret"}});  // scheme is case-insensitive
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   r = client_->Get("/health");  // open

@@ -49,7 +49,7 @@ TEST(Options, PrecedenceFlagsEnvConfigDefaults) {
   EXPECT_EQ(o.threads, 5);                  // env beats config
   EXPECT_EQ(o.host, "0.0.0.0");             // config beats default
   EXPECT_EQ(o.kv_memory_bytes, 1ull << 30);
-  EXPECT_EQ(o.batch_tokens, 64);            // default
+  EXPECT_EQ(o.batch_tokens, 64);  // default
 }
 
 TEST(Options, ConfigFromEnvironment) {

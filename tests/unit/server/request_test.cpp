@@ -161,11 +161,13 @@ TEST(ParseChat, ErrorsNameTheField) {
             "response_format");
   EXPECT_EQ(ChatErrorParam(Chat({{"model", 5}})), "model");
   EXPECT_EQ(ChatErrorParam(Chat({{"tool_choice", "required"}})), "tool_choice");
-  EXPECT_EQ(ChatErrorParam(Chat({{"tool_choice", {{"type", "function"}, {"function", {{"name", "f"}}}}}})),
+  EXPECT_EQ(ChatErrorParam(
+                Chat({{"tool_choice", {{"type", "function"}, {"function", {{"name", "f"}}}}}})),
             "tool_choice");
   EXPECT_EQ(ChatErrorParam(Chat({{"functions", {{{"name", "f"}}}}})), "functions");
   EXPECT_EQ(ChatErrorParam(Chat({{"function_call", {{"name", "f"}}}})), "function_call");
-  EXPECT_EQ(ChatErrorParam(Chat({{"messages", {{{"role", 1}, {"content", "x"}}}}})), "messages[0].role");
+  EXPECT_EQ(ChatErrorParam(Chat({{"messages", {{{"role", 1}, {"content", "x"}}}}})),
+            "messages[0].role");
 }
 
 TEST(ParseChat, MessagesSayWhatIsWrong) {
@@ -177,8 +179,10 @@ TEST(ParseChat, MessagesSayWhatIsWrong) {
     }
     return std::string("<accepted>");
   };
-  EXPECT_EQ(message(Chat({{"messages", {{{"role", 1}, {"content", "x"}}}}})), "'messages[0].role' must be a string");
-  EXPECT_EQ(message(Chat({{"temperature", 2.5}})), "'temperature' must be between 0.0 and 2.0, got 2.5");
+  EXPECT_EQ(message(Chat({{"messages", {{{"role", 1}, {"content", "x"}}}}})),
+            "'messages[0].role' must be a string");
+  EXPECT_EQ(message(Chat({{"temperature", 2.5}})),
+            "'temperature' must be between 0.0 and 2.0, got 2.5");
   // An integer too large for any integer type is out of range, not "not an integer".
   const std::string seed = message(Chat({{"seed", json::parse("18446744073709551616")}}));
   EXPECT_NE(seed.find("must be between"), std::string::npos) << seed;
@@ -189,9 +193,11 @@ TEST(ParseChat, MessagesSayWhatIsWrong) {
 
 TEST(ParseChat, IntegralNumbersAndHarmlessToolFields) {
   // 5.0 is the integer 5 in JSON; tool_choice "none"/"auto" and empty tool lists ask for nothing.
-  const ChatRequest r = ParseChatRequest(
-      Chat({{"max_tokens", 5.0}, {"tool_choice", "none"}, {"tools", json::array()}, {"functions", json::array()}}),
-      1000);
+  const ChatRequest r = ParseChatRequest(Chat({{"max_tokens", 5.0},
+                                               {"tool_choice", "none"},
+                                               {"tools", json::array()},
+                                               {"functions", json::array()}}),
+                                         1000);
   EXPECT_EQ(r.params.max_tokens, 5);
   EXPECT_EQ(ParseChatRequest(Chat({{"tool_choice", "auto"}}), 1000).params.max_tokens, 0);
 }
@@ -231,7 +237,8 @@ TEST(ParseCompletion, Errors) {
 
 TEST(ParseCompletion, MaxTokensDefaultsTo16LikeOpenAI) {
   EXPECT_EQ(ParseCompletionRequest({{"prompt", "x"}}, 1000).params.max_tokens, 16);
-  EXPECT_EQ(ParseCompletionRequest({{"prompt", "x"}, {"max_tokens", 100}}, 1000).params.max_tokens, 100);
+  EXPECT_EQ(ParseCompletionRequest({{"prompt", "x"}, {"max_tokens", 100}}, 1000).params.max_tokens,
+            100);
 }
 
 TEST(ParseCompletion, LegacyLogprobs) {
