@@ -1,5 +1,7 @@
 #include "kernels/vector_ops.h"
 
+#include <cstddef>
+
 #include "kernels/f16.h"
 
 namespace ts::kernels {
@@ -30,6 +32,23 @@ void AxpyF32(const float* row, float a, float* y, int n) {
   for (int i = 0; i < n; ++i) y[i] += a * row[i];
 }
 
+void KeyScoresI8(const int8_t* codes, int ld, const float* scales, int n, int dim,
+                 const float* const* q, int m, float factor, float* const* scores) {
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < n; ++j) {
+      float sum = 0.0f;
+      for (int d = 0; d < dim; ++d) sum += static_cast<float>(codes[d * ld + j]) * q[i][d];
+      scores[i][j] = sum * (scales[j] * factor);
+    }
+  }
+}
+void ValueSumI8(const int8_t* codes, const float* scales, int n, int dim, const float* const* p,
+                int m, float* const* out) {
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < n; ++j) AxpyI8(codes + static_cast<ptrdiff_t>(j) * dim, p[i][j] * scales[j], out[i], dim);
+  }
+}
+
 }  // namespace scalar_ops
 
 #if defined(TS_KERNELS_X86)
@@ -40,15 +59,21 @@ float DotF32(const float* row, const float* x, int n);
 void AxpyI8(const int8_t* row, float a, float* y, int n);
 void AxpyF16(const uint16_t* row, float a, float* y, int n);
 void AxpyF32(const float* row, float a, float* y, int n);
+void KeyScoresI8(const int8_t* codes, int ld, const float* scales, int n, int dim,
+                 const float* const* q, int m, float factor, float* const* scores);
+void ValueSumI8(const int8_t* codes, const float* scales, int n, int dim, const float* const* p,
+                int m, float* const* out);
 }  // namespace avx2_ops
 #endif
 
 const VectorOps& VectorOpsFor(Isa isa) {
   static const VectorOps kScalar = {scalar_ops::DotI8, scalar_ops::DotF16, scalar_ops::DotF32,
-                                    scalar_ops::AxpyI8, scalar_ops::AxpyF16, scalar_ops::AxpyF32};
+                                    scalar_ops::AxpyI8, scalar_ops::AxpyF16, scalar_ops::AxpyF32,
+                                    scalar_ops::KeyScoresI8, scalar_ops::ValueSumI8};
 #if defined(TS_KERNELS_X86)
   static const VectorOps kAvx2 = {avx2_ops::DotI8, avx2_ops::DotF16, avx2_ops::DotF32,
-                                  avx2_ops::AxpyI8, avx2_ops::AxpyF16, avx2_ops::AxpyF32};
+                                  avx2_ops::AxpyI8, avx2_ops::AxpyF16, avx2_ops::AxpyF32,
+                                  avx2_ops::KeyScoresI8, avx2_ops::ValueSumI8};
   if (isa != Isa::kScalar) return kAvx2;
 #else
   (void)isa;

@@ -17,6 +17,19 @@ struct VectorOps {
   void (*axpy_i8)(const int8_t* row, float a, float* y, int n);      // y[i] += a * row[i]
   void (*axpy_f16)(const uint16_t* row, float a, float* y, int n);
   void (*axpy_f32)(const float* row, float a, float* y, int n);
+
+  // Attention over one block of an int8 KV cache, for m queries at once (the query heads that
+  // share a KV head, times the queries of a prompt chunk), so each stored value is converted
+  // once for all of them.
+  // Keys are stored dimension-major: dimension d of key j is codes[d * ld + j] (ld >= n), so one
+  // load holds a dimension of 8 or 16 keys and the scores need no horizontal sums:
+  //   scores[i][j] = factor * scales[j] * sum_d codes[d * ld + j] * q[i][d]   (i < m, j < n)
+  void (*key_scores_i8)(const int8_t* codes, int ld, const float* scales, int n, int dim,
+                        const float* const* q, int m, float factor, float* const* scores);
+  // Values are stored row by row (value j is codes[j * dim ...]):
+  //   out[i][d] += sum_j p[i][j] * scales[j] * codes[j * dim + d]   (i < m, d < dim, j < n)
+  void (*value_sum_i8)(const int8_t* codes, const float* scales, int n, int dim,
+                       const float* const* p, int m, float* const* out);
 };
 
 // Returns the set for `isa` (AVX-512 CPUs use the AVX2 set: these loops are memory bound).

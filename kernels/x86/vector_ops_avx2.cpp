@@ -2,7 +2,10 @@
 // accumulators to cover FMA latency; scalar tails.
 #include <immintrin.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/f16.h"
 
@@ -24,7 +27,121 @@ __m256 LoadI8(const int8_t* p) {
 
 __m256 LoadF16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 
+// Calls fn(std::integral_constant<int, Q>) for Q = m (1..4), so the kernels below unroll over
+// their queries.
+template <class Fn>
+void WithQueries(int m, Fn&& fn) {
+  switch (m) {
+    case 1: fn(std::integral_constant<int, 1>{}); break;
+    case 2: fn(std::integral_constant<int, 2>{}); break;
+    case 3: fn(std::integral_constant<int, 3>{}); break;
+    default: fn(std::integral_constant<int, 4>{}); break;
+  }
+}
+
+constexpr int kMaxQueries = 4;  // per pass: 4 queries x 16 lanes = 8 accumulators
+
+// Raw scores (before scales) of Q queries for kLanes (8 or 16) keys from codes[j0...]: one
+// dimension of all lanes per load, one FMA per query and 8 lanes.
+template <int Q, int kLanes>
+void KeyTile(const int8_t* codes, int ld, int dim, const float* const* q, float tile[][16]) {
+  constexpr int kVectors = kLanes / 8;
+  __m256 acc[Q][kVectors];
+  for (int i = 0; i < Q; ++i) {
+    for (int v = 0; v < kVectors; ++v) acc[i][v] = _mm256_setzero_ps();
+  }
+  for (int d = 0; d < dim; ++d) {
+    __m256 k[kVectors];
+    for (int v = 0; v < kVectors; ++v) k[v] = LoadI8(codes + static_cast<ptrdiff_t>(d) * ld + 8 * v);
+    for (int i = 0; i < Q; ++i) {
+      const __m256 qd = _mm256_broadcast_ss(q[i] + d);
+      for (int v = 0; v < kVectors; ++v) acc[i][v] = _mm256_fmadd_ps(k[v], qd, acc[i][v]);
+    }
+  }
+  for (int i = 0; i < Q; ++i) {
+    for (int v = 0; v < kVectors; ++v) _mm256_storeu_ps(tile[i] + 8 * v, acc[i][v]);
+  }
+}
+
+// out[i][d0 ..] += w[i][j] * value j for Q queries, kLanes (8 or 16) dimensions from d0.
+template <int Q, int kLanes>
+void ValueTile(const int8_t* codes, int n, int dim, int d0, const float w[][64], float* const* out) {
+  constexpr int kVectors = kLanes / 8;
+  __m256 acc[Q][kVectors];
+  for (int i = 0; i < Q; ++i) {
+    for (int v = 0; v < kVectors; ++v) acc[i][v] = _mm256_loadu_ps(out[i] + d0 + 8 * v);
+  }
+  for (int j = 0; j < n; ++j) {
+    __m256 value[kVectors];
+    for (int v = 0; v < kVectors; ++v) value[v] = LoadI8(codes + static_cast<ptrdiff_t>(j) * dim + d0 + 8 * v);
+    for (int i = 0; i < Q; ++i) {
+      const __m256 wj = _mm256_broadcast_ss(w[i] + j);
+      for (int v = 0; v < kVectors; ++v) acc[i][v] = _mm256_fmadd_ps(value[v], wj, acc[i][v]);
+    }
+  }
+  for (int i = 0; i < Q; ++i) {
+    for (int v = 0; v < kVectors; ++v) _mm256_storeu_ps(out[i] + d0 + 8 * v, acc[i][v]);
+  }
+}
+
 }  // namespace
+
+void KeyScoresI8(const int8_t* codes, int ld, const float* scales, int n, int dim,
+                 const float* const* q, int m, float factor, float* const* scores) {
+  float tile[kMaxQueries][16];
+  for (int i0 = 0; i0 < m; i0 += kMaxQueries) {
+    const int n_q = std::min(kMaxQueries, m - i0);
+    for (int j0 = 0; j0 < n;) {
+      // A tile reads kLanes keys of every dimension, lanes past n included (their scores are
+      // dropped), so it must stay inside the ld-wide rows of codes.
+      const int lanes = j0 + 16 <= ld ? 16 : j0 + 8 <= ld ? 8 : 0;
+      if (lanes == 0) {  // a narrow block (tests): the rest one key at a time
+        for (int i = 0; i < n_q; ++i) {
+          for (int j = j0; j < n; ++j) {
+            float sum = 0.0f;
+            for (int d = 0; d < dim; ++d) sum += static_cast<float>(codes[d * ld + j]) * q[i0 + i][d];
+            scores[i0 + i][j] = sum * (scales[j] * factor);
+          }
+        }
+        break;
+      }
+      WithQueries(n_q, [&](auto queries) {
+        if (lanes == 16) KeyTile<queries(), 16>(codes + j0, ld, dim, q + i0, tile);
+        else KeyTile<queries(), 8>(codes + j0, ld, dim, q + i0, tile);
+      });
+      const int n_lanes = std::min(lanes, n - j0);
+      for (int i = 0; i < n_q; ++i) {
+        for (int j = 0; j < n_lanes; ++j) scores[i0 + i][j0 + j] = tile[i][j] * (scales[j0 + j] * factor);
+      }
+      j0 += lanes;
+    }
+  }
+}
+
+void ValueSumI8(const int8_t* codes, const float* scales, int n, int dim, const float* const* p,
+                int m, float* const* out) {
+  float w[kMaxQueries][64];
+  for (int i0 = 0; i0 < m; i0 += kMaxQueries) {
+    const int n_q = std::min(kMaxQueries, m - i0);
+    for (int j0 = 0; j0 < n; j0 += 64) {
+      const int n_j = std::min(64, n - j0);
+      for (int i = 0; i < n_q; ++i) {
+        for (int j = 0; j < n_j; ++j) w[i][j] = p[i0 + i][j0 + j] * scales[j0 + j];
+      }
+      const int8_t* rows = codes + static_cast<ptrdiff_t>(j0) * dim;
+      int d0 = 0;
+      WithQueries(n_q, [&](auto queries) {
+        for (; d0 + 16 <= dim; d0 += 16) ValueTile<queries(), 16>(rows, n_j, dim, d0, w, out + i0);
+        for (; d0 + 8 <= dim; d0 += 8) ValueTile<queries(), 8>(rows, n_j, dim, d0, w, out + i0);
+      });
+      for (int i = 0; i < n_q; ++i) {
+        for (int j = 0; j < n_j; ++j) {
+          for (int d = d0; d < dim; ++d) out[i0 + i][d] += w[i][j] * static_cast<float>(rows[j * dim + d]);
+        }
+      }
+    }
+  }
+}
 
 float DotI8(const int8_t* row, const float* x, int n) {
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
