@@ -43,9 +43,29 @@ void PagedKvCache::Write(int layer, int slot, int pos, const float* k, const flo
   if (pos < 0 || block_index >= table.size()) throw std::out_of_range("KV write outside the slot's blocks");
   const int block = table[block_index];
   const int offset = pos % block_size_;
+  if (type_ == KvType::kQ8) {
+    for (int h = 0; h < shape_.n_kv_heads; ++h) {
+      WriteI8(Row(block, layer, 0, 0, h), offset, k + h * shape_.head_dim, true);
+      WriteI8(Row(block, layer, 1, 0, h), offset, v + h * shape_.head_dim, false);
+    }
+    return;
+  }
   for (int h = 0; h < shape_.n_kv_heads; ++h) {
     KvStoreRow(type_, k + h * shape_.head_dim, shape_.head_dim, Row(block, layer, 0, offset, h));
     KvStoreRow(type_, v + h * shape_.head_dim, shape_.head_dim, Row(block, layer, 1, offset, h));
+  }
+}
+
+void PagedKvCache::WriteI8(uint8_t* run, int offset, const float* x, bool dimension_major) {
+  const int head_dim = shape_.head_dim;
+  uint8_t row[4 + kMaxHeadDim];  // the q8 row: f32 scale, then head_dim codes
+  KvStoreRow(KvType::kQ8, x, head_dim, row);
+  std::memcpy(run + static_cast<size_t>(offset) * 4, row, 4);
+  uint8_t* codes = run + static_cast<size_t>(block_size_) * 4;
+  if (dimension_major) {
+    for (int d = 0; d < head_dim; ++d) codes[static_cast<size_t>(d) * block_size_ + offset] = row[4 + d];
+  } else {
+    std::memcpy(codes + static_cast<size_t>(offset) * head_dim, row + 4, static_cast<size_t>(head_dim));
   }
 }
 
@@ -61,6 +81,10 @@ void PagedKvCache::AttendRun(int layer, int slot, int first_pos, int n_queries, 
   const int n_pos = first_pos + n_queries;  // positions the last query sees
   if (n_queries <= 0 || first_pos < 0 || head_begin >= head_end) return;
   if (static_cast<size_t>((n_pos - 1) / block_size_) >= table.size()) throw std::out_of_range("KV read past the slot");
+  if (type_ == KvType::kQ8) {
+    AttendRunI8(layer, slot, first_pos, n_queries, q, ld, head_begin, head_end, out, scratch);
+    return;
+  }
   const int head_dim = shape_.head_dim;
   const int group = shape_.n_heads / shape_.n_kv_heads;
   const float inv_sqrt_d = 1.0f / std::sqrt(static_cast<float>(head_dim));
@@ -116,6 +140,76 @@ void PagedKvCache::AttendRun(int layer, int slot, int first_pos, int n_queries, 
       for (int i = first_seeing(p); i < n_queries; ++i) {
         for (int g = 0; g < n_q; ++g) ops.axpy_f32(row, scores(i, g)[p], output(i, g), head_dim);
       }
+    });
+  }
+}
+
+void PagedKvCache::AttendRunI8(int layer, int slot, int first_pos, int n_queries, const float* q,
+                               int ld, int head_begin, int head_end, float* out,
+                               float* scratch) const {
+  const auto& table = tables_.at(static_cast<size_t>(slot));
+  const int n_pos = first_pos + n_queries;
+  const int head_dim = shape_.head_dim;
+  const int group = shape_.n_heads / shape_.n_kv_heads;
+  const float inv_sqrt_d = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const kernels::VectorOps& ops = kernels::ActiveVectorOps();
+  const int n_blocks = (n_pos + block_size_ - 1) / block_size_;
+  const size_t run_bytes = row_bytes_ * static_cast<size_t>(block_size_);
+  // Per (query, head) pointers: every query of the run and every query head of one KV head go
+  // through the kernels together, so each stored value is converted once for all of them.
+  thread_local std::vector<const float*> queries, weights;
+  thread_local std::vector<float*> scores, outputs, block_scores;
+  thread_local std::vector<float> block_scales;
+  block_scales.resize(static_cast<size_t>(block_size_));
+  for (int kvh = head_begin / group; kvh * group < head_end; ++kvh) {
+    const int h0 = std::max(head_begin, kvh * group), h1 = std::min(head_end, (kvh + 1) * group);
+    const int n_q = h1 - h0, m = n_queries * n_q;
+    queries.resize(static_cast<size_t>(m));
+    weights.resize(static_cast<size_t>(m));
+    scores.resize(static_cast<size_t>(m));
+    outputs.resize(static_cast<size_t>(m));
+    block_scores.resize(static_cast<size_t>(m));
+    for (int i = 0; i < n_queries; ++i) {
+      for (int g = 0; g < n_q; ++g) {
+        const auto k = static_cast<size_t>(i * n_q + g);
+        queries[k] = q + static_cast<ptrdiff_t>(i) * ld + (h0 + g) * head_dim;
+        scores[k] = scratch + k * static_cast<size_t>(n_pos);
+        outputs[k] = out + static_cast<ptrdiff_t>(i) * ld + (h0 + g) * head_dim;
+      }
+    }
+    // Calls fn(p0, n, scales, codes) for each block's K (kv 0) or V (kv 1) run of this head,
+    // prefetching the next block's run (blocks are scattered where the hardware prefetcher
+    // cannot follow). The scales are copied out: a run need not be 4-byte aligned.
+    auto for_each_block = [&](int kv, auto&& fn) {
+      for (int b = 0; b < n_blocks; ++b) {
+        const uint8_t* run = Row(table[static_cast<size_t>(b)], layer, kv, 0, kvh);
+        if (b + 1 < n_blocks) {
+          const uint8_t* next = Row(table[static_cast<size_t>(b) + 1], layer, kv, 0, kvh);
+          for (size_t at = 0; at < run_bytes; at += 64) __builtin_prefetch(next + at);
+        }
+        const int p0 = b * block_size_, n = std::min(block_size_, n_pos - p0);
+        std::memcpy(block_scales.data(), run, static_cast<size_t>(n) * 4);
+        fn(p0, n, reinterpret_cast<const int8_t*>(run + static_cast<size_t>(block_size_) * 4));
+      }
+    };
+    // Keys are stored dimension-major (WriteI8), so the scores of a block need no horizontal sums.
+    for_each_block(0, [&](int p0, int n, const int8_t* codes) {
+      for (int k = 0; k < m; ++k) block_scores[static_cast<size_t>(k)] = scores[static_cast<size_t>(k)] + p0;
+      ops.key_scores_i8(codes, block_size_, block_scales.data(), n, head_dim, queries.data(), m,
+                        inv_sqrt_d, block_scores.data());
+    });
+    // Query i sees positions [0, first_pos + i]: later positions of the run get weight 0.
+    for (int i = 0; i < n_queries; ++i) {
+      for (int g = 0; g < n_q; ++g) {
+        const auto k = static_cast<size_t>(i * n_q + g);
+        kernels::Softmax(scores[k], first_pos + i + 1);
+        std::fill(scores[k] + first_pos + i + 1, scores[k] + n_pos, 0.0f);
+        std::memset(outputs[k], 0, sizeof(float) * static_cast<size_t>(head_dim));
+      }
+    }
+    for_each_block(1, [&](int p0, int n, const int8_t* codes) {
+      for (int k = 0; k < m; ++k) weights[static_cast<size_t>(k)] = scores[static_cast<size_t>(k)] + p0;
+      ops.value_sum_i8(codes, block_scales.data(), n, head_dim, weights.data(), m, outputs.data());
     });
   }
 }

@@ -3,7 +3,8 @@
 // sequence slot. The forward pass sees only the KvCache interface (slot, pos);
 // the scheduler uses the manager half below to admit, grow and free sequences.
 //
-//   slot's block table      pool storage (one block = [layer][kv head][K|V][token] rows)
+//   slot's block table      pool storage (one block = [layer][kv head][K|V][token] rows;
+//                            q8 runs are laid out for its kernels, see WriteI8)
 //   [ 7 | 2 | 9 ]  ------>  block 7: positions 0..bs-1, block 2: bs..2bs-1, block 9: ...
 //
 // Invariants: a slot's table covers at least every position written; full blocks
@@ -66,6 +67,12 @@ class PagedKvCache final : public KvCache {
 
  private:
   uint8_t* Row(int block, int layer, int kv, int offset, int kv_head) const;
+  // q8 keeps each block's run of one (layer, kv head, K|V) as block_size f32 scales, then the
+  // codes: keys dimension-major (code of dimension d, token j at d * block_size + j), values
+  // row by row. Same bytes as block_size q8 rows; the int8 attention kernels read it directly.
+  void WriteI8(uint8_t* run, int offset, const float* x, bool dimension_major);
+  void AttendRunI8(int layer, int slot, int first_pos, int n_queries, const float* q, int ld,
+                   int head_begin, int head_end, float* out, float* scratch) const;
 
   KvShape shape_;
   KvType type_;
