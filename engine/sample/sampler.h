@@ -51,6 +51,10 @@ class Sampler {
 
  private:
   int32_t Choose(std::vector<float>& work);
+  // Puts the smallest set of best candidates among candidates_[0, n) whose probability mass
+  // reaches top_p first, best first; returns its size (>= 1).
+  template <class RelProb, class ByLogit>
+  size_t TopP(size_t n, const RelProb& rel_prob, const ByLogit& by_logit);
   double Uniform();  // [0, 1), identical on every platform for a given seed
 
   SamplingParams params_;

@@ -1,8 +1,10 @@
 // Sampler: each logits processor and selection rule on hand-made logits.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <vector>
 
 #include "engine/sample/sampler.h"
 
@@ -62,6 +64,28 @@ TEST(Sampler, TopKTopPMinPRestrictTheCandidates) {
   counts = Histogram(p, logits, 2000);
   EXPECT_EQ(counts.count(3), 0u);
   EXPECT_GT(counts.count(2), 0u);
+}
+
+// A nucleus far larger than the first selection (64 candidates) in a 32k vocabulary: 1000
+// tokens of weight 1 (ids 7, 38, 69, ...) over 31768 of weight exp(-10), total 1001.44.
+// top_p 0.9 needs 901.3 of it: the 902 lowest-id heavy tokens, and nothing else.
+TEST(Sampler, TopPKeepsExactlyTheNucleusOfALargeVocabulary) {
+  constexpr int kVocab = 32768, kHeavy = 1000, kSpacing = 31, kNucleus = 902;
+  std::vector<float> logits(kVocab, 0.0f);
+  for (int k = 0; k < kHeavy; ++k) logits[static_cast<size_t>(7 + k * kSpacing)] = 10.0f;
+  SamplingParams p;
+  p.top_p = 0.9f;
+  p.seed = 11;
+  const auto counts = Histogram(p, logits, 1000);
+  int max_rank = 0;
+  for (const auto& [id, count] : counts) {
+    ASSERT_EQ((id - 7) % kSpacing, 0) << "a light token was sampled: " << id;
+    const int rank = (id - 7) / kSpacing;
+    ASSERT_LT(rank, kNucleus) << "outside the nucleus";
+    max_rank = std::max(max_rank, rank);
+  }
+  EXPECT_GT(max_rank, 850);        // the nucleus reaches far past the first selections
+  EXPECT_GT(counts.size(), 500u);  // ~600 distinct of 902 expected in 1000 draws
 }
 
 TEST(Sampler, PenaltiesAndBias) {
