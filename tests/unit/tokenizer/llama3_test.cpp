@@ -5,6 +5,9 @@
 // (architecture bitnet-b1.58, no tokenizer.ggml.pre), and compares.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -85,8 +88,12 @@ class Llama3 : public ::testing::Test {
     w.SetU32("tokenizer.ggml.bos_token_id", kBeginOfText);
     w.SetU32("tokenizer.ggml.eos_token_id", kEndOfText);
     w.SetBool("tokenizer.ggml.add_bos_token", true);
-    // Written next to the JSON so the benchmark and `ternserve-cli tokenize` can use it.
-    w.WriteFile(TS_LLAMA3_GGUF);
+    // Written next to the JSON so the benchmark and `ternserve-cli tokenize` can use it. ctest
+    // runs these tests as parallel processes that all write it: each writes its own file and
+    // renames it into place, so none reads another's half-written file.
+    const std::string temp = std::string(TS_LLAMA3_GGUF) + "." + std::to_string(getpid());
+    w.WriteFile(temp);
+    std::filesystem::rename(temp, TS_LLAMA3_GGUF);
     const ts::gguf::GgufFile file = ts::gguf::GgufFile::Open(TS_LLAMA3_GGUF);
     tok_ = Tokenizer::FromGguf(file).release();
   }
