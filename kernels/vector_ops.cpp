@@ -1,5 +1,6 @@
 #include "kernels/vector_ops.h"
 
+#include <cmath>
 #include <cstddef>
 
 #include "kernels/f16.h"
@@ -49,6 +50,16 @@ void ValueSumI8(const int8_t* codes, const float* scales, int n, int dim, const 
   }
 }
 
+double ExpSum(const float* x, int n, float shift, float scale, float* y) {
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const float e = std::exp((x[i] - shift) * scale);
+    if (y != nullptr) y[i] = e;
+    sum += e;
+  }
+  return sum;
+}
+
 }  // namespace scalar_ops
 
 #if defined(TS_KERNELS_X86)
@@ -63,17 +74,18 @@ void KeyScoresI8(const int8_t* codes, int ld, const float* scales, int n, int di
                  const float* const* q, int m, float factor, float* const* scores);
 void ValueSumI8(const int8_t* codes, const float* scales, int n, int dim, const float* const* p,
                 int m, float* const* out);
+double ExpSum(const float* x, int n, float shift, float scale, float* y);
 }  // namespace avx2_ops
 #endif
 
 const VectorOps& VectorOpsFor(Isa isa) {
   static const VectorOps kScalar = {scalar_ops::DotI8, scalar_ops::DotF16, scalar_ops::DotF32,
                                     scalar_ops::AxpyI8, scalar_ops::AxpyF16, scalar_ops::AxpyF32,
-                                    scalar_ops::KeyScoresI8, scalar_ops::ValueSumI8};
+                                    scalar_ops::KeyScoresI8, scalar_ops::ValueSumI8, scalar_ops::ExpSum};
 #if defined(TS_KERNELS_X86)
   static const VectorOps kAvx2 = {avx2_ops::DotI8, avx2_ops::DotF16, avx2_ops::DotF32,
                                   avx2_ops::AxpyI8, avx2_ops::AxpyF16, avx2_ops::AxpyF32,
-                                  avx2_ops::KeyScoresI8, avx2_ops::ValueSumI8};
+                                  avx2_ops::KeyScoresI8, avx2_ops::ValueSumI8, avx2_ops::ExpSum};
   if (isa != Isa::kScalar) return kAvx2;
 #else
   (void)isa;

@@ -30,6 +30,12 @@ struct VectorOps {
   //   out[i][d] += sum_j p[i][j] * scales[j] * codes[j * dim + d]   (i < m, d < dim, j < n)
   void (*value_sum_i8)(const int8_t* codes, const float* scales, int n, int dim,
                        const float* const* p, int m, float* const* out);
+
+  // Returns sum_i exp((x[i] - shift) * scale) (summed in double) and, if y is not null, stores
+  // each term in y[i] (y may be x). For softmax, log-sum-exp and sampling, where shift is the
+  // maximum, so every term is in [0, 1] (-inf gives 0). AVX2: a polynomial within 2 ulp of
+  // std::exp.
+  double (*exp_sum)(const float* x, int n, float shift, float scale, float* y);
 };
 
 // Returns the set for `isa` (AVX-512 CPUs use the AVX2 set: these loops are memory bound).

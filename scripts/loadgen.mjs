@@ -5,7 +5,7 @@
 // time-to-first-token / inter-token latency p50 and p99 per concurrency level.
 //
 //   node scripts/loadgen.mjs --url http://127.0.0.1:8080 --concurrency 1,4,8,16 \
-//        --requests 32 --max-tokens 64 [--duration 60] [--api-key K] [--json]
+//        --requests 32 --max-tokens 64 [--top-p 0.9] [--duration 60] [--api-key K] [--json]
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({
@@ -15,6 +15,7 @@ const { values: args } = parseArgs({
     requests: { type: 'string', default: '32' },      // per level
     duration: { type: 'string', default: '120' },     // seconds, per level
     'max-tokens': { type: 'string', default: '64' },
+    'top-p': { type: 'string', default: '' },          // sent only when given
     prompt: { type: 'string', default: 'Write a long story about a lighthouse keeper.' },
     'api-key': { type: 'string', default: process.env.TERNSERVE_API_KEY ?? '' },
     model: { type: 'string', default: '' },
@@ -47,6 +48,7 @@ async function oneRequest(seed) {
     messages: [{ role: 'user', content: args.prompt }],
     max_tokens: maxTokens,
     temperature: 0.8,
+    top_p: args['top-p'] ? Number(args['top-p']) : undefined,
     seed,
     ignore_eos: true, // fixed-length outputs make runs comparable
     stream: true,

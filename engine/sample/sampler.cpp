@@ -6,16 +6,18 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "kernels/vector_ops.h"
+
 namespace ts::sample {
 
 double LogSumExp(std::span<const float> logits) {
   float max_logit = -std::numeric_limits<float>::infinity();
   for (float l : logits) max_logit = std::max(max_logit, l);
   if (!std::isfinite(max_logit)) return max_logit;
-  // Float exp (max-subtracted, so every term is in (0, 1]) summed in double: it runs for every
-  // sampled token over the whole vocabulary, where double exp cost ~1.5 ms at 128k.
-  double sum = 0.0;
-  for (float l : logits) sum += static_cast<double>(std::exp(l - max_logit));
+  // Max-subtracted, so every term is in (0, 1]; vectorized: it runs for every sampled token
+  // over the whole vocabulary (std::exp cost ~0.6 ms at 128k).
+  const double sum = kernels::ActiveVectorOps().exp_sum(logits.data(), static_cast<int>(logits.size()),
+                                                        max_logit, 1.0f, nullptr);
   return max_logit + std::log(sum);
 }
 
@@ -91,9 +93,7 @@ SampledToken Sampler::Sample(std::span<const float> logits, std::span<const int3
 // prefix grows 8x until its mass reaches top_p of the whole; the result is the same smallest
 // prefix a full sort would give.
 template <class RelProb, class ByLogit>
-size_t Sampler::TopP(size_t n, const RelProb& rel_prob, const ByLogit& by_logit) {
-  double total = 0.0;
-  for (size_t k = 0; k < n; ++k) total += rel_prob(candidates_[k]);
+size_t Sampler::TopP(size_t n, double total, const RelProb& rel_prob, const ByLogit& by_logit) {
   const double target = static_cast<double>(params_.top_p) * total;
   const auto begin = candidates_.begin();
   for (size_t prefix = std::min<size_t>(n, 64);; prefix = std::min(n, prefix * 8)) {
@@ -128,18 +128,25 @@ int32_t Sampler::Choose(std::vector<float>& work) {
     std::nth_element(candidates_.begin(), candidates_.begin() + params_.top_k, candidates_.end(), by_logit);
     n = static_cast<size_t>(params_.top_k);
   }
-  // Probabilities relative to the best token (p_max = 1), temperature applied.
-  // Float exp (summed in double): the double one over a 128k vocabulary cost ~1 ms per token,
-  // serial on the engine thread between batched steps.
-  auto rel_prob = [&](int32_t id) {
-    return static_cast<double>(std::exp((work[static_cast<size_t>(id)] - max_logit) * inv_temp));
-  };
+  // Probabilities relative to the best token (p_max = 1), temperature applied, for the whole
+  // vocabulary in one vectorized pass (std::exp per candidate cost ~1 ms per token at 128k).
+  rel_.resize(work.size());
+  const double total_all = kernels::ActiveVectorOps().exp_sum(
+      work.data(), static_cast<int>(work.size()), max_logit, inv_temp, rel_.data());
+  auto rel_prob = [&](int32_t id) { return static_cast<double>(rel_[static_cast<size_t>(id)]); };
   if (params_.min_p > 0.0f) {
     auto keep_end = std::partition(candidates_.begin(), candidates_.begin() + static_cast<long>(n),
                                    [&](int32_t id) { return rel_prob(id) >= params_.min_p; });
     n = static_cast<size_t>(keep_end - candidates_.begin());
   }
-  if (params_.top_p < 1.0f) n = TopP(n, rel_prob, by_logit);
+  if (params_.top_p < 1.0f) {
+    double total = total_all;  // unless top-k or min-p dropped candidates
+    if (n < work.size()) {
+      total = 0.0;
+      for (size_t k = 0; k < n; ++k) total += rel_prob(candidates_[k]);
+    }
+    n = TopP(n, total, rel_prob, by_logit);
+  }
   std::vector<double> probs(n);
   double total = 0.0;
   for (size_t k = 0; k < n; ++k) total += probs[k] = rel_prob(candidates_[k]);

@@ -52,9 +52,9 @@ class Sampler {
  private:
   int32_t Choose(std::vector<float>& work);
   // Puts the smallest set of best candidates among candidates_[0, n) whose probability mass
-  // reaches top_p first, best first; returns its size (>= 1).
+  // reaches top_p of `total` (their summed mass) first, best first; returns its size (>= 1).
   template <class RelProb, class ByLogit>
-  size_t TopP(size_t n, const RelProb& rel_prob, const ByLogit& by_logit);
+  size_t TopP(size_t n, double total, const RelProb& rel_prob, const ByLogit& by_logit);
   double Uniform();  // [0, 1), identical on every platform for a given seed
 
   SamplingParams params_;
@@ -62,6 +62,7 @@ class Sampler {
   std::mt19937_64 rng_;
   std::vector<float> work_;                       // [n_vocab] processed logits
   std::vector<int32_t> candidates_;               // token ids being considered
+  std::vector<float> rel_;                        // [n_vocab] p / p_max at the temperature
   std::unordered_map<int32_t, int> output_counts_;
 };
 

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
@@ -141,6 +142,53 @@ void ValueSumI8(const int8_t* codes, const float* scales, int n, int dim, const 
       }
     }
   }
+}
+
+namespace {
+
+// exp(x) for x <= 88 (larger x is clamped): x = k ln2 + r with |r| <= ln2 / 2, then a degree-6
+// polynomial for exp(r) (Cephes' expf coefficients) scaled by 2^k through the exponent bits.
+// Below -87.3 (where expf leaves the normal range) the result is 0, so -inf gives 0.
+__m256 Exp(__m256 x_in) {
+  const __m256 lowest = _mm256_set1_ps(-87.3f);
+  const __m256 x = _mm256_min_ps(_mm256_max_ps(x_in, lowest), _mm256_set1_ps(88.0f));
+  const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  // r = x - k ln2, with ln2 split in two so the product is exact enough.
+  __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+  return _mm256_andnot_ps(_mm256_cmp_ps(x_in, lowest, _CMP_LT_OQ), _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
+}
+
+}  // namespace
+
+double ExpSum(const float* x, int n, float shift, float scale, float* y) {
+  const __m256 vshift = _mm256_set1_ps(shift), vscale = _mm256_set1_ps(scale);
+  __m256d sum0 = _mm256_setzero_pd(), sum1 = _mm256_setzero_pd();
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = Exp(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vshift), vscale));
+    if (y != nullptr) _mm256_storeu_ps(y + i, e);
+    sum0 = _mm256_add_pd(sum0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+    sum1 = _mm256_add_pd(sum1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+  }
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, _mm256_add_pd(sum0, sum1));
+  double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  for (; i < n; ++i) {
+    const float e = std::exp((x[i] - shift) * scale);
+    if (y != nullptr) y[i] = e;
+    sum += e;
+  }
+  return sum;
 }
 
 float DotI8(const int8_t* row, const float* x, int n) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -105,6 +106,43 @@ TEST(VectorOps, Int8AttentionBlocksMatchScalar) {
             }
           }
         }
+      }
+    }
+  }
+}
+
+// exp_sum: the AVX2 polynomial within 2 ulp of std::exp over softmax's whole input range,
+// 0 for -inf and below expf's normal range, in place or not, and the double sum.
+TEST(VectorOps, ExpSumMatchesScalar) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-95.0f, 5.0f);
+  const VectorOps& ref = VectorOpsFor(Isa::kScalar);
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (static_cast<int>(isa) > static_cast<int>(DetectBestIsa())) continue;
+    const VectorOps& ops = VectorOpsFor(isa);
+    for (int n : {1, 7, 8, 9, 100, 1000}) {
+      std::vector<float> x(static_cast<size_t>(n));
+      for (float& v : x) v = dist(rng);
+      x[0] = 5.0f;  // the shift: every term <= 1
+      if (n > 2) x[2] = -std::numeric_limits<float>::infinity();
+      if (n > 3) x[3] = 5.0f - 1e-6f;
+      for (float scale : {1.0f, 1.25f}) {
+        SCOPED_TRACE("isa " + std::string(IsaName(isa)) + " n " + std::to_string(n) + " scale " + std::to_string(scale));
+        std::vector<float> y(x.size()), want(x.size()), in_place = x;
+        const double sum = ops.exp_sum(x.data(), n, 5.0f, scale, y.data());
+        const double want_sum = ref.exp_sum(x.data(), n, 5.0f, scale, want.data());
+        EXPECT_NEAR(sum, want_sum, 1e-6 * want_sum);
+        EXPECT_EQ(ops.exp_sum(in_place.data(), n, 5.0f, scale, in_place.data()), sum);
+        EXPECT_EQ(ops.exp_sum(x.data(), n, 5.0f, scale, nullptr), sum);
+        for (int i = 0; i < n; ++i) {
+          ASSERT_NEAR(y[static_cast<size_t>(i)], want[static_cast<size_t>(i)], 2.4e-7f * want[static_cast<size_t>(i)] + 1.2e-38f)
+              << "x = " << x[static_cast<size_t>(i)];
+          ASSERT_EQ(in_place[static_cast<size_t>(i)], y[static_cast<size_t>(i)]);
+        }
+        if (n > 2) {
+          EXPECT_EQ(y[2], 0.0f);
+        }
+        EXPECT_EQ(y[0], 1.0f);
       }
     }
   }
