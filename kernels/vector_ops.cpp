@@ -46,7 +46,8 @@ void KeyScoresI8(const int8_t* codes, int ld, const float* scales, int n, int di
 void ValueSumI8(const int8_t* codes, const float* scales, int n, int dim, const float* const* p,
                 int m, float* const* out) {
   for (int i = 0; i < m; ++i) {
-    for (int j = 0; j < n; ++j) AxpyI8(codes + static_cast<ptrdiff_t>(j) * dim, p[i][j] * scales[j], out[i], dim);
+    for (int j = 0; j < n; ++j)
+      AxpyI8(codes + static_cast<ptrdiff_t>(j) * dim, p[i][j] * scales[j], out[i], dim);
   }
 }
 
@@ -79,12 +80,13 @@ double ExpSum(const float* x, int n, float shift, float scale, float* y);
 #endif
 
 const VectorOps& VectorOpsFor(Isa isa) {
-  static const VectorOps kScalar = {scalar_ops::DotI8, scalar_ops::DotF16, scalar_ops::DotF32,
-                                    scalar_ops::AxpyI8, scalar_ops::AxpyF16, scalar_ops::AxpyF32,
-                                    scalar_ops::KeyScoresI8, scalar_ops::ValueSumI8, scalar_ops::ExpSum};
+  static const VectorOps kScalar = {
+      scalar_ops::DotI8,       scalar_ops::DotF16,     scalar_ops::DotF32,
+      scalar_ops::AxpyI8,      scalar_ops::AxpyF16,    scalar_ops::AxpyF32,
+      scalar_ops::KeyScoresI8, scalar_ops::ValueSumI8, scalar_ops::ExpSum};
 #if defined(TS_KERNELS_X86)
-  static const VectorOps kAvx2 = {avx2_ops::DotI8, avx2_ops::DotF16, avx2_ops::DotF32,
-                                  avx2_ops::AxpyI8, avx2_ops::AxpyF16, avx2_ops::AxpyF32,
+  static const VectorOps kAvx2 = {avx2_ops::DotI8,       avx2_ops::DotF16,     avx2_ops::DotF32,
+                                  avx2_ops::AxpyI8,      avx2_ops::AxpyF16,    avx2_ops::AxpyF32,
                                   avx2_ops::KeyScoresI8, avx2_ops::ValueSumI8, avx2_ops::ExpSum};
   if (isa != Isa::kScalar) return kAvx2;
 #else

@@ -63,9 +63,11 @@ void PagedKvCache::WriteI8(uint8_t* run, int offset, const float* x, bool dimens
   std::memcpy(run + static_cast<size_t>(offset) * 4, row, 4);
   uint8_t* codes = run + static_cast<size_t>(block_size_) * 4;
   if (dimension_major) {
-    for (int d = 0; d < head_dim; ++d) codes[static_cast<size_t>(d) * block_size_ + offset] = row[4 + d];
+    for (int d = 0; d < head_dim; ++d)
+      codes[static_cast<size_t>(d) * block_size_ + offset] = row[4 + d];
   } else {
-    std::memcpy(codes + static_cast<size_t>(offset) * head_dim, row + 4, static_cast<size_t>(head_dim));
+    std::memcpy(codes + static_cast<size_t>(offset) * head_dim, row + 4,
+                static_cast<size_t>(head_dim));
   }
 }
 
@@ -194,7 +196,8 @@ void PagedKvCache::AttendRunI8(int layer, int slot, int first_pos, int n_queries
     };
     // Keys are stored dimension-major (WriteI8), so the scores of a block need no horizontal sums.
     for_each_block(0, [&](int p0, int n, const int8_t* codes) {
-      for (int k = 0; k < m; ++k) block_scores[static_cast<size_t>(k)] = scores[static_cast<size_t>(k)] + p0;
+      for (int k = 0; k < m; ++k)
+        block_scores[static_cast<size_t>(k)] = scores[static_cast<size_t>(k)] + p0;
       ops.key_scores_i8(codes, block_size_, block_scales.data(), n, head_dim, queries.data(), m,
                         inv_sqrt_d, block_scores.data());
     });
@@ -208,7 +211,8 @@ void PagedKvCache::AttendRunI8(int layer, int slot, int first_pos, int n_queries
       }
     }
     for_each_block(1, [&](int p0, int n, const int8_t* codes) {
-      for (int k = 0; k < m; ++k) weights[static_cast<size_t>(k)] = scores[static_cast<size_t>(k)] + p0;
+      for (int k = 0; k < m; ++k)
+        weights[static_cast<size_t>(k)] = scores[static_cast<size_t>(k)] + p0;
       ops.value_sum_i8(codes, block_scales.data(), n, head_dim, weights.data(), m, outputs.data());
     });
   }

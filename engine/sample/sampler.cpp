@@ -16,8 +16,8 @@ double LogSumExp(std::span<const float> logits) {
   if (!std::isfinite(max_logit)) return max_logit;
   // Max-subtracted, so every term is in (0, 1]; vectorized: it runs for every sampled token
   // over the whole vocabulary (std::exp cost ~0.6 ms at 128k).
-  const double sum = kernels::ActiveVectorOps().exp_sum(logits.data(), static_cast<int>(logits.size()),
-                                                        max_logit, 1.0f, nullptr);
+  const double sum = kernels::ActiveVectorOps().exp_sum(
+      logits.data(), static_cast<int>(logits.size()), max_logit, 1.0f, nullptr);
   return max_logit + std::log(sum);
 }
 
@@ -97,7 +97,10 @@ size_t Sampler::TopP(size_t n, double total, const RelProb& rel_prob, const ByLo
   const double target = static_cast<double>(params_.top_p) * total;
   const auto begin = candidates_.begin();
   for (size_t prefix = std::min<size_t>(n, 64);; prefix = std::min(n, prefix * 8)) {
-    if (prefix < n) std::nth_element(begin, begin + static_cast<long>(prefix), begin + static_cast<long>(n), by_logit);
+    if (prefix < n) {
+      std::nth_element(begin, begin + static_cast<long>(prefix), begin + static_cast<long>(n),
+                       by_logit);
+    }
     std::sort(begin, begin + static_cast<long>(prefix), by_logit);
     double mass = 0.0;
     for (size_t keep = 0; keep < prefix; ++keep) {

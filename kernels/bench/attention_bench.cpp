@@ -41,19 +41,21 @@ void BM_AttentionI8(benchmark::State& state) {
   for (auto _ : state) {
     for (int p0 = 0; p0 < depth; p0 += kBlock) {
       for (int i = 0; i < kQueries; ++i) score_ptr[i] = scores[i].data() + p0;
-      ops.key_scores_i8(keys.data() + static_cast<size_t>(p0) * kHeadDim, kBlock, scales.data() + p0,
-                        kBlock, kHeadDim, q_ptr.data(), kQueries, 0.1f, score_ptr.data());
+      ops.key_scores_i8(keys.data() + static_cast<size_t>(p0) * kHeadDim, kBlock,
+                        scales.data() + p0, kBlock, kHeadDim, q_ptr.data(), kQueries, 0.1f,
+                        score_ptr.data());
     }
     for (int p0 = 0; p0 < depth; p0 += kBlock) {
       for (int i = 0; i < kQueries; ++i) p_ptr[i] = scores[i].data() + p0;
-      ops.value_sum_i8(values.data() + static_cast<size_t>(p0) * kHeadDim, scales.data() + p0, kBlock,
-                       kHeadDim, p_ptr.data(), kQueries, out_ptr.data());
+      ops.value_sum_i8(values.data() + static_cast<size_t>(p0) * kHeadDim, scales.data() + p0,
+                       kBlock, kHeadDim, p_ptr.data(), kQueries, out_ptr.data());
     }
     benchmark::ClobberMemory();
   }
   const double macs = 2.0 * depth * kHeadDim * kQueries * static_cast<double>(state.iterations());
   state.SetLabel(IsaName(static_cast<Isa>(isa)));
-  state.counters["MACs/cycle"] = benchmark::Counter(macs / CyclesPerSecond(), benchmark::Counter::kIsRate);
+  state.counters["MACs/cycle"] =
+      benchmark::Counter(macs / CyclesPerSecond(), benchmark::Counter::kIsRate);
   ForceIsa(DetectBestIsa());
 }
 BENCHMARK(BM_AttentionI8)

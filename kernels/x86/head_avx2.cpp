@@ -133,8 +133,6 @@ struct Q4Block {
 // w's sign (|w|, |x| <= 127, so the pair sums fit int16), vpmaddwd widens to int32, and the
 // block's sum is scaled by both block scales into a float accumulator. The weights of a block
 // are decoded once for up to 4 tokens.
-constexpr int kPrefetchRows = 4;
-
 template <class Block, int T>
 void QuantRows(const uint8_t* w_data, const float* w_scales, int stride, int row_begin,
                int row_end, const int8_t* xq, const float* x_scales, float* logits, int ld_logits) {
@@ -149,9 +147,6 @@ void QuantRows(const uint8_t* w_data, const float* w_scales, int stride, int row
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
     for (int b0 = 0; b0 < n_blocks; b0 += 2) {
-      if (T > 1) {
-        _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchRows * n_blocks * Block::kBytes + b0 * Block::kBytes), _MM_HINT_T0);
-      }
 #pragma GCC unroll 2
       for (int half = 0; half < 2; ++half) {
         const int b = b0 + half;

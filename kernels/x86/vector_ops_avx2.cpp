@@ -33,10 +33,18 @@ __m256 LoadF16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reint
 template <class Fn>
 void WithQueries(int m, Fn&& fn) {
   switch (m) {
-    case 1: fn(std::integral_constant<int, 1>{}); break;
-    case 2: fn(std::integral_constant<int, 2>{}); break;
-    case 3: fn(std::integral_constant<int, 3>{}); break;
-    default: fn(std::integral_constant<int, 4>{}); break;
+    case 1:
+      fn(std::integral_constant<int, 1>{});
+      break;
+    case 2:
+      fn(std::integral_constant<int, 2>{});
+      break;
+    case 3:
+      fn(std::integral_constant<int, 3>{});
+      break;
+    default:
+      fn(std::integral_constant<int, 4>{});
+      break;
   }
 }
 
@@ -53,7 +61,8 @@ void KeyTile(const int8_t* codes, int ld, int dim, const float* const* q, float 
   }
   for (int d = 0; d < dim; ++d) {
     __m256 k[kVectors];
-    for (int v = 0; v < kVectors; ++v) k[v] = LoadI8(codes + static_cast<ptrdiff_t>(d) * ld + 8 * v);
+    for (int v = 0; v < kVectors; ++v)
+      k[v] = LoadI8(codes + static_cast<ptrdiff_t>(d) * ld + 8 * v);
     for (int i = 0; i < Q; ++i) {
       const __m256 qd = _mm256_broadcast_ss(q[i] + d);
       for (int v = 0; v < kVectors; ++v) acc[i][v] = _mm256_fmadd_ps(k[v], qd, acc[i][v]);
@@ -66,7 +75,8 @@ void KeyTile(const int8_t* codes, int ld, int dim, const float* const* q, float 
 
 // out[i][d0 ..] += w[i][j] * value j for Q queries, kLanes (8 or 16) dimensions from d0.
 template <int Q, int kLanes>
-void ValueTile(const int8_t* codes, int n, int dim, int d0, const float w[][64], float* const* out) {
+void ValueTile(const int8_t* codes, int n, int dim, int d0, const float w[][64],
+               float* const* out) {
   constexpr int kVectors = kLanes / 8;
   __m256 acc[Q][kVectors];
   for (int i = 0; i < Q; ++i) {
@@ -74,7 +84,8 @@ void ValueTile(const int8_t* codes, int n, int dim, int d0, const float w[][64],
   }
   for (int j = 0; j < n; ++j) {
     __m256 value[kVectors];
-    for (int v = 0; v < kVectors; ++v) value[v] = LoadI8(codes + static_cast<ptrdiff_t>(j) * dim + d0 + 8 * v);
+    for (int v = 0; v < kVectors; ++v)
+      value[v] = LoadI8(codes + static_cast<ptrdiff_t>(j) * dim + d0 + 8 * v);
     for (int i = 0; i < Q; ++i) {
       const __m256 wj = _mm256_broadcast_ss(w[i] + j);
       for (int v = 0; v < kVectors; ++v) acc[i][v] = _mm256_fmadd_ps(value[v], wj, acc[i][v]);
@@ -100,19 +111,23 @@ void KeyScoresI8(const int8_t* codes, int ld, const float* scales, int n, int di
         for (int i = 0; i < n_q; ++i) {
           for (int j = j0; j < n; ++j) {
             float sum = 0.0f;
-            for (int d = 0; d < dim; ++d) sum += static_cast<float>(codes[d * ld + j]) * q[i0 + i][d];
+            for (int d = 0; d < dim; ++d)
+              sum += static_cast<float>(codes[d * ld + j]) * q[i0 + i][d];
             scores[i0 + i][j] = sum * (scales[j] * factor);
           }
         }
         break;
       }
       WithQueries(n_q, [&](auto queries) {
-        if (lanes == 16) KeyTile<queries(), 16>(codes + j0, ld, dim, q + i0, tile);
-        else KeyTile<queries(), 8>(codes + j0, ld, dim, q + i0, tile);
+        if (lanes == 16)
+          KeyTile<queries(), 16>(codes + j0, ld, dim, q + i0, tile);
+        else
+          KeyTile<queries(), 8>(codes + j0, ld, dim, q + i0, tile);
       });
       const int n_lanes = std::min(lanes, n - j0);
       for (int i = 0; i < n_q; ++i) {
-        for (int j = 0; j < n_lanes; ++j) scores[i0 + i][j0 + j] = tile[i][j] * (scales[j0 + j] * factor);
+        for (int j = 0; j < n_lanes; ++j)
+          scores[i0 + i][j0 + j] = tile[i][j] * (scales[j0 + j] * factor);
       }
       j0 += lanes;
     }
@@ -137,7 +152,8 @@ void ValueSumI8(const int8_t* codes, const float* scales, int n, int dim, const 
       });
       for (int i = 0; i < n_q; ++i) {
         for (int j = 0; j < n_j; ++j) {
-          for (int d = d0; d < dim; ++d) out[i0 + i][d] += w[i][j] * static_cast<float>(rows[j * dim + d]);
+          for (int d = d0; d < dim; ++d)
+            out[i0 + i][d] += w[i][j] * static_cast<float>(rows[j * dim + d]);
         }
       }
     }
@@ -164,8 +180,10 @@ __m256 Exp(__m256 x_in) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
   p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-  return _mm256_andnot_ps(_mm256_cmp_ps(x_in, lowest, _CMP_LT_OQ), _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
+  const __m256i bits =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+  return _mm256_andnot_ps(_mm256_cmp_ps(x_in, lowest, _CMP_LT_OQ),
+                          _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
 }
 
 }  // namespace

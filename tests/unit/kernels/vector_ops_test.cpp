@@ -1,5 +1,7 @@
 // Attention's row kernels: every ISA against the scalar reference, on odd lengths
 // and misaligned pointers.
+#include "kernels/vector_ops.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "kernels/f16.h"
-#include "kernels/vector_ops.h"
 
 namespace ts::kernels {
 namespace {
@@ -66,9 +67,11 @@ TEST(VectorOps, Int8AttentionBlocksMatchScalar) {
       for (int n : {1, 5, 8, 13, 16, 40, 70}) {
         for (int ld : {n, n + 3, (n + 15) / 16 * 16}) {
           for (int m : {1, 3, 4, 6, 9}) {
-            SCOPED_TRACE("isa " + std::string(IsaName(isa)) + " dim " + std::to_string(dim) + " n " +
-                         std::to_string(n) + " ld " + std::to_string(ld) + " m " + std::to_string(m));
-            std::vector<int8_t> keys(static_cast<size_t>(dim) * ld), values(static_cast<size_t>(n) * dim);
+            SCOPED_TRACE("isa " + std::string(IsaName(isa)) + " dim " + std::to_string(dim) +
+                         " n " + std::to_string(n) + " ld " + std::to_string(ld) + " m " +
+                         std::to_string(m));
+            std::vector<int8_t> keys(static_cast<size_t>(dim) * ld),
+                values(static_cast<size_t>(n) * dim);
             for (int8_t& c : keys) c = static_cast<int8_t>(code(rng));
             for (int8_t& c : values) c = static_cast<int8_t>(code(rng));
             std::vector<float> scales(static_cast<size_t>(n));
@@ -88,20 +91,25 @@ TEST(VectorOps, Int8AttentionBlocksMatchScalar) {
               out_ptr.push_back(out[i].data());
               want_out_ptr.push_back(want_out[i].data());
             }
-            ops.key_scores_i8(keys.data(), ld, scales.data(), n, dim, q_ptr.data(), m, 0.5f, score_ptr.data());
-            ref.key_scores_i8(keys.data(), ld, scales.data(), n, dim, q_ptr.data(), m, 0.5f, want_score_ptr.data());
+            ops.key_scores_i8(keys.data(), ld, scales.data(), n, dim, q_ptr.data(), m, 0.5f,
+                              score_ptr.data());
+            ref.key_scores_i8(keys.data(), ld, scales.data(), n, dim, q_ptr.data(), m, 0.5f,
+                              want_score_ptr.data());
             for (int i = 0; i < m; ++i) {
               for (int j = 0; j < n; ++j) {
-                ASSERT_NEAR(scores[i][j], want_scores[i][j], 1e-4f * (1.0f + std::fabs(want_scores[i][j])))
+                ASSERT_NEAR(scores[i][j], want_scores[i][j],
+                            1e-4f * (1.0f + std::fabs(want_scores[i][j])))
                     << i << " " << j;
               }
               p_ptr.push_back(want_scores[i].data());  // any weights will do
             }
             ops.value_sum_i8(values.data(), scales.data(), n, dim, p_ptr.data(), m, out_ptr.data());
-            ref.value_sum_i8(values.data(), scales.data(), n, dim, p_ptr.data(), m, want_out_ptr.data());
+            ref.value_sum_i8(values.data(), scales.data(), n, dim, p_ptr.data(), m,
+                             want_out_ptr.data());
             for (int i = 0; i < m; ++i) {
               for (int d = 0; d < dim; ++d) {
-                ASSERT_NEAR(out[i][d], want_out[i][d], 1e-4f * (1.0f + std::fabs(want_out[i][d]))) << i << " " << d;
+                ASSERT_NEAR(out[i][d], want_out[i][d], 1e-4f * (1.0f + std::fabs(want_out[i][d])))
+                    << i << " " << d;
               }
             }
           }
@@ -127,7 +135,8 @@ TEST(VectorOps, ExpSumMatchesScalar) {
       if (n > 2) x[2] = -std::numeric_limits<float>::infinity();
       if (n > 3) x[3] = 5.0f - 1e-6f;
       for (float scale : {1.0f, 1.25f}) {
-        SCOPED_TRACE("isa " + std::string(IsaName(isa)) + " n " + std::to_string(n) + " scale " + std::to_string(scale));
+        SCOPED_TRACE("isa " + std::string(IsaName(isa)) + " n " + std::to_string(n) + " scale " +
+                     std::to_string(scale));
         std::vector<float> y(x.size()), want(x.size()), in_place = x;
         const double sum = ops.exp_sum(x.data(), n, 5.0f, scale, y.data());
         const double want_sum = ref.exp_sum(x.data(), n, 5.0f, scale, want.data());
@@ -135,7 +144,8 @@ TEST(VectorOps, ExpSumMatchesScalar) {
         EXPECT_EQ(ops.exp_sum(in_place.data(), n, 5.0f, scale, in_place.data()), sum);
         EXPECT_EQ(ops.exp_sum(x.data(), n, 5.0f, scale, nullptr), sum);
         for (int i = 0; i < n; ++i) {
-          ASSERT_NEAR(y[static_cast<size_t>(i)], want[static_cast<size_t>(i)], 2.4e-7f * want[static_cast<size_t>(i)] + 1.2e-38f)
+          ASSERT_NEAR(y[static_cast<size_t>(i)], want[static_cast<size_t>(i)],
+                      2.4e-7f * want[static_cast<size_t>(i)] + 1.2e-38f)
               << "x = " << x[static_cast<size_t>(i)];
           ASSERT_EQ(in_place[static_cast<size_t>(i)], y[static_cast<size_t>(i)]);
         }
@@ -158,7 +168,8 @@ TEST(VectorOps, ScalarReferenceIsTheFormula) {
   std::vector<float> scores(2);
   const float* q_ptr = q.data();
   float* score_ptr = scores.data();
-  VectorOpsFor(Isa::kScalar).key_scores_i8(keys.data(), 2, scales.data(), 2, 2, &q_ptr, 1, 0.25f, &score_ptr);
+  VectorOpsFor(Isa::kScalar)
+      .key_scores_i8(keys.data(), 2, scales.data(), 2, 2, &q_ptr, 1, 0.25f, &score_ptr);
   EXPECT_FLOAT_EQ(scores[0], 7.0f * 0.5f * 0.25f);
   EXPECT_FLOAT_EQ(scores[1], 6.0f * 2.0f * 0.25f);
   // Values row by row: out += 1 * 0.5 * {1, -2} + 0.5 * 2 * {3, 4}.

@@ -1,12 +1,12 @@
 // Sampler: each logits processor and selection rule on hand-made logits.
+#include "engine/sample/sampler.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <vector>
-
-#include "engine/sample/sampler.h"
 
 namespace ts::sample {
 namespace {

@@ -4,7 +4,6 @@
 // vocab-only GGUF from it with GgufWriter, laid out like Microsoft's BitNet-2B-4T GGUF
 // (architecture bitnet-b1.58, no tokenizer.ggml.pre), and compares.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
