@@ -179,9 +179,9 @@ void PagedKvCache::AttendRunI8(int layer, int slot, int first_pos, int n_queries
         outputs[k] = out + static_cast<ptrdiff_t>(i) * ld + (h0 + g) * head_dim;
       }
     }
-    // Calls fn(p0, n, scales, codes) for each block's K (kv 0) or V (kv 1) run of this head,
-    // prefetching the next block's run (blocks are scattered where the hardware prefetcher
-    // cannot follow). The scales are copied out: a run need not be 4-byte aligned.
+    // Calls fn(p0, n, codes) for each block's K (kv 0) or V (kv 1) run of this head with the
+    // run's n scales copied to block_scales (a run need not be 4-byte aligned), prefetching the
+    // next block's run (blocks are scattered where the hardware prefetcher cannot follow).
     auto for_each_block = [&](int kv, auto&& fn) {
       for (int b = 0; b < n_blocks; ++b) {
         const uint8_t* run = Row(table[static_cast<size_t>(b)], layer, kv, 0, kvh);
