@@ -89,13 +89,20 @@ SampledToken Sampler::Sample(std::span<const float> logits, std::span<const int3
 
 // Top-p needs the candidates in probability order only as far as the nucleus reaches, and the
 // nucleus is usually a few dozen tokens: sorting all 128k candidates cost ~16 ms per token.
-// So the best `prefix` candidates are selected (nth_element, linear) and sorted, and the
+// So the candidates above 1e-4 of the best are moved to the front first (one pass); when they
+// hold enough mass the nucleus is among them, as each is likelier than every one left out.
+// Then the best `prefix` candidates are selected (nth_element, linear) and sorted, and the
 // prefix grows 8x until its mass reaches top_p of the whole; the result is the same smallest
 // prefix a full sort would give.
 template <class RelProb, class ByLogit>
 size_t Sampler::TopP(size_t n, double total, const RelProb& rel_prob, const ByLogit& by_logit) {
   const double target = static_cast<double>(params_.top_p) * total;
   const auto begin = candidates_.begin();
+  const auto likely_end = std::partition(begin, begin + static_cast<long>(n),
+                                         [&](int32_t id) { return rel_prob(id) >= 1e-4; });
+  double likely_mass = 0.0;
+  for (auto it = begin; it != likely_end; ++it) likely_mass += rel_prob(*it);
+  if (likely_mass >= target) n = static_cast<size_t>(likely_end - begin);
   for (size_t prefix = std::min<size_t>(n, 64);; prefix = std::min(n, prefix * 8)) {
     if (prefix < n) {
       std::nth_element(begin, begin + static_cast<long>(prefix), begin + static_cast<long>(n),
@@ -150,13 +157,12 @@ int32_t Sampler::Choose(std::vector<float>& work) {
     }
     n = TopP(n, total, rel_prob, by_logit);
   }
-  std::vector<double> probs(n);
   double total = 0.0;
-  for (size_t k = 0; k < n; ++k) total += probs[k] = rel_prob(candidates_[k]);
+  for (size_t k = 0; k < n; ++k) total += rel_prob(candidates_[k]);
   const double r = Uniform() * total;
   double acc = 0.0;
   for (size_t k = 0; k < n; ++k) {
-    acc += probs[k];
+    acc += rel_prob(candidates_[k]);
     if (r < acc) return candidates_[k];
   }
   return candidates_[n - 1];

@@ -88,6 +88,23 @@ TEST(Sampler, TopPKeepsExactlyTheNucleusOfALargeVocabulary) {
   EXPECT_GT(counts.size(), 500u);  // ~600 distinct of 902 expected in 1000 draws
 }
 
+// A nucleus that reaches deep into a flat tail of unlikely tokens (each 5e-5 of the best, under
+// the 1e-4 shortcut): token 0 of weight 1 and 32767 of weight exp(-9.9), total 2.644. top_p
+// 0.9 needs 2.380: token 0 and the 27498 lowest-id others.
+TEST(Sampler, TopPReachesIntoAFlatTail) {
+  constexpr int kVocab = 32768;
+  std::vector<float> logits(kVocab, -9.9f);
+  logits[0] = 0.0f;
+  SamplingParams p;
+  p.top_p = 0.9f;
+  p.seed = 5;
+  const auto counts = Histogram(p, logits, 300);
+  int max_id = 0;
+  for (const auto& [id, count] : counts) max_id = std::max(max_id, id);
+  EXPECT_LE(max_id, 27499);  // +1 for rounding at the edge
+  EXPECT_GT(max_id, 20000);
+}
+
 TEST(Sampler, PenaltiesAndBias) {
   SamplingParams p;
   p.temperature = 0;
