@@ -48,6 +48,30 @@ void WithQueries(int m, Fn&& fn) {
   }
 }
 
+// exp(x) for x <= 88 (larger x is clamped): x = k ln2 + r with |r| <= ln2 / 2, then a degree-6
+// polynomial for exp(r) (Cephes' expf coefficients) scaled by 2^k through the exponent bits.
+// Below -87.3 (where expf leaves the normal range) the result is 0, so -inf gives 0.
+__m256 Exp(__m256 x_in) {
+  const __m256 lowest = _mm256_set1_ps(-87.3f);
+  const __m256 x = _mm256_min_ps(_mm256_max_ps(x_in, lowest), _mm256_set1_ps(88.0f));
+  const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  // r = x - k ln2, with ln2 split in two so the product is exact enough.
+  __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i bits =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+  return _mm256_andnot_ps(_mm256_cmp_ps(x_in, lowest, _CMP_LT_OQ),
+                          _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
+}
+
 constexpr int kMaxQueries = 4;  // per pass: 4 queries x 16 lanes = 8 accumulators
 
 // Raw scores (before scales) of Q queries for kLanes (8 or 16) keys from codes[j0...]: one
@@ -159,34 +183,6 @@ void ValueSumI8(const int8_t* codes, const float* scales, int n, int dim, const 
     }
   }
 }
-
-namespace {
-
-// exp(x) for x <= 88 (larger x is clamped): x = k ln2 + r with |r| <= ln2 / 2, then a degree-6
-// polynomial for exp(r) (Cephes' expf coefficients) scaled by 2^k through the exponent bits.
-// Below -87.3 (where expf leaves the normal range) the result is 0, so -inf gives 0.
-__m256 Exp(__m256 x_in) {
-  const __m256 lowest = _mm256_set1_ps(-87.3f);
-  const __m256 x = _mm256_min_ps(_mm256_max_ps(x_in, lowest), _mm256_set1_ps(88.0f));
-  const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  // r = x - k ln2, with ln2 split in two so the product is exact enough.
-  __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i bits =
-      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-  return _mm256_andnot_ps(_mm256_cmp_ps(x_in, lowest, _CMP_LT_OQ),
-                          _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
-}
-
-}  // namespace
 
 double ExpSum(const float* x, int n, float shift, float scale, float* y) {
   const __m256 vshift = _mm256_set1_ps(shift), vscale = _mm256_set1_ps(scale);
