@@ -5,20 +5,10 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "kernels/aligned_buffer.h"
 #include "kernels/softmax.h"
 #include "kernels/vector_ops.h"
 
 namespace ts::kv {
-namespace {
-
-// Returns uninitialized storage (huge pages requested when large: attention streams it).
-uint8_t* AllocateStorage(size_t bytes) {
-  size_t allocated = 0;
-  return static_cast<uint8_t*>(kernels::AllocateAligned(bytes, &allocated));
-}
-
-}  // namespace
 
 size_t KvBytesPerToken(const KvShape& s, KvType type) {
   return static_cast<size_t>(s.n_layers) * 2 * s.n_kv_heads * KvRowBytes(type, s.head_dim);
@@ -29,7 +19,8 @@ PagedKvCache::PagedKvCache(const KvShape& shape, KvType type, int block_size, in
       row_bytes_(KvRowBytes(type, shape.head_dim)),
       block_bytes_(KvBytesPerToken(shape, type) * static_cast<size_t>(block_size)),
       pool_(n_blocks, block_size),
-      storage_(AllocateStorage(block_bytes_ * static_cast<size_t>(n_blocks))),
+      // Default-initialized: the kernel maps pages only when a block is first written.
+      storage_(new uint8_t[block_bytes_ * static_cast<size_t>(n_blocks)]),
       tables_(static_cast<size_t>(n_slots)),
       hashes_(static_cast<size_t>(n_slots)) {
   if (shape.head_dim > kMaxHeadDim) throw std::invalid_argument("head_dim above " + std::to_string(kMaxHeadDim));

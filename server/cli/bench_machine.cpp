@@ -5,15 +5,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/aligned_buffer.h"
-
 namespace ts::cli {
 
 double MeasureReadBandwidth(kernels::ThreadPool& pool) {
   constexpr size_t kBytes = size_t{1} << 30;
-  // Allocated like the weights (huge pages where Linux gives them), so the ratio compares like
-  // with like; Resize zero-fills it, so the pages are resident.
-  kernels::AlignedBuffer<uint64_t> buffer(kBytes / sizeof(uint64_t));
+  std::vector<uint64_t> buffer(kBytes / sizeof(uint64_t), 1);  // written once: pages are resident
   std::vector<uint64_t> sums(static_cast<size_t>(pool.n_threads()));
   double best = 0.0;
   for (int pass = 0; pass < 4; ++pass) {
