@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <ctime>
 #include <mutex>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "server/api_error.h"
 #include "server/connection_watch.h"
 #include "server/generation.h"
+#include "server/http_workers.h"
 #include "server/prompt.h"
 #include "server/request.h"
 #include "server/request_body.h"
@@ -26,6 +28,10 @@ using nlohmann::json;
 
 constexpr const char* kFingerprint = "ternserve-0.1.0";
 constexpr int kRequestReadTimeoutS = 30;
+// HTTP workers beyond http_threads start when every worker is busy (slow or idle keep-alive
+// connections hold one each) and leave after this long without work.
+constexpr size_t kHttpThreadCap = 1024;
+constexpr std::chrono::milliseconds kHttpIdleExit{30000};
 
 void WriteJson(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -85,7 +91,9 @@ struct HttpServer::Impl {
     const size_t threads = options.http_threads > 0
                                ? static_cast<size_t>(options.http_threads)
                                : std::clamp<size_t>(static_cast<size_t>(options.parallel + options.max_queue + 4), 8, 512);
-    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    http.new_task_queue = [threads] {
+      return new HttpWorkers(threads, std::max(threads, kHttpThreadCap), kHttpIdleExit);
+    };
     http.set_payload_max_length(options.max_body_bytes);
     // Reading a request gets at most 30 s per wait: each connection holds a worker thread, so
     // clients that send half a request must not hold them for the long write timeout.

@@ -68,7 +68,7 @@ const std::vector<OptionDef>& Table() {
       Int("shutdown-timeout", nullptr, &ServerOptions::shutdown_timeout_s,
           "on SIGTERM/SIGINT: seconds to let requests finish before cancelling them"),
       Int("http-threads", nullptr, &ServerOptions::http_threads,
-          "HTTP worker threads (0 = parallel + max-queue + 4)"),
+          "HTTP worker threads kept ready (0 = parallel + max-queue + 4; more start on demand)"),
       Int("max-n", nullptr, &ServerOptions::max_n, "largest n (choices) a request may ask for"),
       Str("cors-origin", nullptr, &ServerOptions::cors_origin,
           "Access-Control-Allow-Origin value (empty = no CORS headers)"),

@@ -34,7 +34,7 @@ struct ServerOptions {
   uint64_t max_body_bytes = 8ull << 20;  // request body limit (413 above)
   int timeout_s = 600;              // socket read/write timeout
   int shutdown_timeout_s = 10;      // drain deadline on SIGTERM before in-flight work is cancelled
-  int http_threads = 0;             // HTTP worker threads (0 = parallel + max_queue + 4)
+  int http_threads = 0;             // HTTP worker threads kept ready (0 = parallel + max_queue + 4)
   int max_n = 8;                    // cap on n (choices per request)
   std::string cors_origin = "*";    // Access-Control-Allow-Origin ("" = no CORS headers)
   std::string log_level = "info";   // trace | debug | info | warn | error

@@ -328,6 +328,36 @@ TEST_F(HttpFakeTest, QueueFullIs503WithRetryAfter) {
   EXPECT_FALSE(r->get_header_value("Retry-After").empty());
 }
 
+// Connections that send half a request and wait hold a worker each; the server must still
+// answer others (a liveness probe) without waiting for their read timeout (30 s).
+TEST_F(HttpFakeTest, SlowClientsDoNotHoldUpOthers) {
+  ServerOptions o;
+  o.http_threads = 2;
+  StartServer(o);
+  Load();
+  std::vector<int> slow;
+  for (int i = 0; i < 12; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n";
+    ASSERT_GT(send(fd, head.data(), head.size(), MSG_NOSIGNAL), 0);
+    slow.push_back(fd);
+  }
+  client_->set_read_timeout(5, 0);
+  client_->set_connection_timeout(5, 0);
+  auto health = client_->Get("/health");
+  ASSERT_TRUE(health) << "no answer while 12 half-sent requests hold workers";
+  EXPECT_EQ(health->status, 200);
+  auto chat = PostJson("/v1/chat/completions", kChat);
+  ASSERT_TRUE(chat);
+  EXPECT_EQ(chat->status, 200);
+  for (int fd : slow) close(fd);
+}
+
 TEST_F(HttpFakeTest, MetricsCountRequests) {
   StartServer();
   Load();
