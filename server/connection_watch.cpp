@@ -30,10 +30,9 @@ std::string AddrOf(const sockaddr_storage& addr) {
   return buf;
 }
 
-}  // namespace
-
-ConnectionWatch::ConnectionWatch(int local_port, const std::string& remote_addr, int remote_port) {
-  if (local_port <= 0 || remote_port <= 0) return;
+// Calls fn(fd, local, peer) for each connected socket of this process until it returns true.
+template <class Fn>
+void ForEachConnection(Fn&& fn) {
   DIR* dir = opendir("/proc/self/fd");
   if (!dir) return;
   while (const dirent* entry = readdir(dir)) {
@@ -44,14 +43,31 @@ ConnectionWatch::ConnectionWatch(int local_port, const std::string& remote_addr,
     socklen_t local_len = sizeof local, peer_len = sizeof peer;
     const int sock = static_cast<int>(fd);
     if (getsockname(sock, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) continue;
-    if (PortOf(local) != local_port) continue;
     if (getpeername(sock, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) continue;
-    if (PortOf(peer) != remote_port) continue;
-    if (!remote_addr.empty() && AddrOf(peer) != remote_addr) continue;
-    fd_ = sock;
-    break;
+    if (fn(sock, local, peer)) break;
   }
   closedir(dir);
+}
+
+}  // namespace
+
+ConnectionWatch::ConnectionWatch(int local_port, const std::string& remote_addr, int remote_port) {
+  if (local_port <= 0 || remote_port <= 0) return;
+  ForEachConnection([&](int sock, const sockaddr_storage& local, const sockaddr_storage& peer) {
+    if (PortOf(local) != local_port || PortOf(peer) != remote_port) return false;
+    if (!remote_addr.empty() && AddrOf(peer) != remote_addr) return false;
+    fd_ = sock;
+    return true;
+  });
+}
+
+int ShutdownConnections(int local_port) {
+  int n = 0;
+  ForEachConnection([&](int sock, const sockaddr_storage& local, const sockaddr_storage&) {
+    if (PortOf(local) == local_port && ::shutdown(sock, SHUT_RDWR) == 0) ++n;
+    return false;
+  });
+  return n;
 }
 
 bool ConnectionWatch::PeerClosed() const {

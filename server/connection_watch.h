@@ -28,4 +28,10 @@ class ConnectionWatch {
   int fd_ = -1;
 };
 
+// Shuts down every connection accepted on local_port (peers see EOF; workers blocked reading
+// them return at once). For shutdown, after the listener has closed: idle keep-alive
+// connections and half-sent requests would otherwise hold it for their read timeouts.
+// Returns how many it shut down.
+int ShutdownConnections(int local_port);
+
 }  // namespace ts::server

@@ -328,6 +328,22 @@ TEST_F(HttpFakeTest, QueueFullIs503WithRetryAfter) {
   EXPECT_FALSE(r->get_header_value("Retry-After").empty());
 }
 
+// Opens a connection that sends the start of a request and then nothing; returns its socket.
+int HalfSentRequest(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n";
+  (void)send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  return fd;
+}
+
 // Connections that send half a request and wait hold a worker each; the server must still
 // answer others (a liveness probe) without waiting for their read timeout (30 s).
 TEST_F(HttpFakeTest, SlowClientsDoNotHoldUpOthers) {
@@ -337,15 +353,8 @@ TEST_F(HttpFakeTest, SlowClientsDoNotHoldUpOthers) {
   Load();
   std::vector<int> slow;
   for (int i = 0; i < 12; ++i) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port_));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n";
-    ASSERT_GT(send(fd, head.data(), head.size(), MSG_NOSIGNAL), 0);
-    slow.push_back(fd);
+    slow.push_back(HalfSentRequest(port_));
+    ASSERT_GE(slow.back(), 0);
   }
   client_->set_read_timeout(5, 0);
   client_->set_connection_timeout(5, 0);
@@ -356,6 +365,23 @@ TEST_F(HttpFakeTest, SlowClientsDoNotHoldUpOthers) {
   ASSERT_TRUE(chat);
   EXPECT_EQ(chat->status, 200);
   for (int fd : slow) close(fd);
+}
+
+// Shutdown must not wait for idle keep-alive connections or half-sent requests to time out
+// (5 s keep-alive, 30 s read timeout): Kubernetes kills a pod 30 s after SIGTERM.
+TEST_F(HttpFakeTest, ShutdownClosesIdleConnections) {
+  StartServer();
+  Load();
+  ASSERT_TRUE(client_->Get("/health"));  // leaves a keep-alive connection open
+  const int slow = HalfSentRequest(port_);
+  ASSERT_GE(slow, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let a worker take it
+  const auto start = std::chrono::steady_clock::now();
+  server_->Shutdown(std::chrono::milliseconds(0));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  char byte = 0;
+  EXPECT_EQ(recv(slow, &byte, 1, 0), 0);  // the server hung up
+  close(slow);
 }
 
 TEST_F(HttpFakeTest, MetricsCountRequests) {
