@@ -20,6 +20,21 @@ int Scheduler::FreeSlot() const {
   return -1;
 }
 
+bool Scheduler::WaitsForSharedPrefix(const Sequence& seq) const {
+  const int block = kv_->block_size();
+  // The prefix cache can give seq at most the full blocks of tokens[0, n - 1).
+  const size_t reusable = seq.tokens.empty() ? 0 : seq.tokens.size() - 1;
+  for (const Sequence* other : running_) {
+    const size_t limit = std::min(reusable, other->tokens.size());
+    const auto end = seq.tokens.begin() + static_cast<std::ptrdiff_t>(limit);
+    const auto shared =
+        std::mismatch(seq.tokens.begin(), end, other->tokens.begin()).first - seq.tokens.begin();
+    const int shared_in_blocks = static_cast<int>(shared) / block * block;
+    if (shared_in_blocks > other->n_computed) return true;
+  }
+  return false;
+}
+
 void Scheduler::Preempt(Sequence* seq) {
   kv_->Release(seq->slot);
   slot_used_[static_cast<size_t>(seq->slot)] = false;
@@ -62,6 +77,7 @@ SchedulerOutput Scheduler::Schedule() {
   while (!waiting_.empty() && budget > 0 && static_cast<int>(running_.size()) < config_.max_running &&
          out.preempted.empty()) {
     Sequence* seq = waiting_.front();
+    if (WaitsForSharedPrefix(*seq)) break;
     const int slot = FreeSlot();
     if (slot < 0) break;
     const int cached = kv_->AssignCachedPrefix(slot, seq->tokens);

@@ -3,7 +3,9 @@
 // sequences still prefilling first, then waiting ones FCFS) up to a token budget
 // and a sequence cap, each admitted only when the KV cache has blocks for it.
 // When blocks run out, the newest running sequence is preempted (its blocks are
-// freed; it goes back to the front of the queue and is recomputed later).
+// freed; it goes back to the front of the queue and is recomputed later). A waiting
+// sequence whose prompt shares full blocks with one still being prefilled waits for
+// them to land in the prefix cache rather than computing them again.
 //
 // The loop:  plan = Schedule();  logits = runner(plan);  engine samples, then
 // Advance(plan) records what was computed. The scheduler never touches logits.
@@ -54,6 +56,10 @@ class Scheduler {
  private:
   void Preempt(Sequence* seq);
   int FreeSlot() const;
+  // True while a running sequence still has to compute full blocks of a prefix it shares with
+  // seq (the n choices of one request, one system prompt for many users). Admitted later, seq
+  // finds those blocks in the prefix cache instead of computing them a second time.
+  bool WaitsForSharedPrefix(const Sequence& seq) const;
 
   SchedulerConfig config_;
   kv::PagedKvCache* kv_;

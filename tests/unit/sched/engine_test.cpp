@@ -120,6 +120,22 @@ TEST(Engine, PrefixReuseGivesTheSameTokens) {
   EXPECT_GT(engine.stats().prefix_hits, 0u);
 }
 
+// Choices of one request (identical prompts) arrive together: the second waits one step and
+// takes the first one's prompt blocks from the prefix cache instead of computing them too.
+TEST(Engine, IdenticalPromptsSubmittedTogetherComputeTheSharedBlocksOnce) {
+  Engine engine(BaseOptions());  // a budget of 64 tokens per step would fit both 40-token prompts
+  std::vector<GenerationRequest> group;
+  for (int k = 0; k < 3; ++k) group.push_back(Greedy(Prompt(40, 5), 8));
+  const auto handles = engine.SubmitGroup(std::move(group));
+  const Result first = Collect(*handles[0]);
+  EXPECT_EQ(first.last.cached_prompt_tokens, 0);
+  for (size_t k = 1; k < handles.size(); ++k) {
+    const Result other = Collect(*handles[k]);
+    EXPECT_EQ(other.last.cached_prompt_tokens, 32) << k;  // 2 full blocks of 16
+    EXPECT_EQ(other.ids, first.ids) << k;
+  }
+}
+
 TEST(Engine, PreemptionUnderMemoryPressureKeepsOutputs) {
   EngineOptions o = BaseOptions();
   // 4 x (60 prompt + 40 output) tokens need 28 blocks; give 14 (one 16-token block ~ 50 KB here).
