@@ -68,6 +68,7 @@ struct HttpServer::Impl {
   std::thread listener;
   int bound_port = 0;
   Metrics metrics;
+  std::atomic<HttpWorkers*> workers{nullptr};  // owned by httplib while it listens
   InFlightRegistry in_flight;
   RequestLimits limits;
 
@@ -91,8 +92,10 @@ struct HttpServer::Impl {
     const size_t threads = options.http_threads > 0
                                ? static_cast<size_t>(options.http_threads)
                                : std::clamp<size_t>(static_cast<size_t>(options.parallel + options.max_queue + 4), 8, 512);
-    http.new_task_queue = [threads] {
-      return new HttpWorkers(threads, std::max(threads, kHttpThreadCap), kHttpIdleExit);
+    http.new_task_queue = [this, threads] {
+      auto* pool = new HttpWorkers(threads, std::max(threads, kHttpThreadCap), kHttpIdleExit);
+      workers.store(pool);
+      return pool;
     };
     http.set_payload_max_length(options.max_body_bytes);
     // Reading a request gets at most 30 s per wait: each connection holds a worker thread, so
@@ -222,6 +225,8 @@ struct HttpServer::Impl {
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       std::optional<EngineStats> stats;
       if (Backend* b = backend.load()) stats = b->Stats();
+      // This handler runs on one of the pool's threads: the pool is alive.
+      if (HttpWorkers* pool = workers.load()) metrics.SetHttpWorkers(pool->threads());
       res.set_content(metrics.Render(stats), "text/plain; version=0.0.4; charset=utf-8");
     });
     http.Options(".*", [this](const httplib::Request& req, httplib::Response& res) {

@@ -83,6 +83,11 @@ void Metrics::CountClientDisconnect() {
   ++disconnects_;
 }
 
+void Metrics::SetHttpWorkers(size_t n) {
+  std::lock_guard lock(mutex_);
+  http_workers_ = n;
+}
+
 std::string Metrics::Render(const std::optional<EngineStats>& engine) const {
   std::string out;
   {
@@ -98,6 +103,9 @@ std::string Metrics::Render(const std::optional<EngineStats>& engine) const {
            "Generated tokens of finished requests.", static_cast<double>(generated_tokens_));
     Scalar(&out, "ternserve_client_disconnects_total", "counter",
            "Requests cancelled because the client went away.", static_cast<double>(disconnects_));
+    Scalar(&out, "ternserve_http_workers", "gauge",
+           "HTTP worker threads alive (each open connection holds one while it is served).",
+           static_cast<double>(http_workers_));
     ttft_.Render("ternserve_time_to_first_token_seconds",
                  "Time from request arrival to the first generated text.", &out);
     inter_token_.Render("ternserve_inter_token_latency_seconds",

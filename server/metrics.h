@@ -38,6 +38,7 @@ class Metrics {
   void ObserveInterTokenLatency(double seconds);
   void ObserveRequestDuration(double seconds);
   void CountClientDisconnect();
+  void SetHttpWorkers(size_t n);  // threads of the HTTP worker pool alive now
 
   // Returns the exposition text; engine gauges only when `engine` is given (model loaded).
   std::string Render(const std::optional<EngineStats>& engine) const;
@@ -48,6 +49,7 @@ class Metrics {
   uint64_t prompt_tokens_ = 0;
   uint64_t generated_tokens_ = 0;
   uint64_t disconnects_ = 0;
+  size_t http_workers_ = 0;
   Histogram ttft_;
   Histogram inter_token_;
   Histogram duration_;

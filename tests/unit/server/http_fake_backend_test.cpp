@@ -364,6 +364,11 @@ TEST_F(HttpFakeTest, SlowClientsDoNotHoldUpOthers) {
   auto chat = PostJson("/v1/chat/completions", kChat);
   ASSERT_TRUE(chat);
   EXPECT_EQ(chat->status, 200);
+  auto metrics = client_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  const size_t at = metrics->body.find("\nternserve_http_workers ");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_GE(std::stoi(metrics->body.substr(at + 24)), 13);  // 12 held + the one serving us
   for (int fd : slow) close(fd);
 }
 

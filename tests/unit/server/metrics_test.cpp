@@ -18,7 +18,9 @@ TEST(Metrics, CountersAndHistograms) {
   m.ObserveTimeToFirstToken(0.03);
   m.ObserveTimeToFirstToken(100);
   m.ObserveInterTokenLatency(0.004);
+  m.SetHttpWorkers(7);
   const std::string text = m.Render(std::nullopt);
+  EXPECT_TRUE(Has(text, "ternserve_http_workers 7\n"));
   EXPECT_TRUE(Has(text, "# TYPE ternserve_requests_total counter\n"));
   EXPECT_TRUE(Has(text, "ternserve_requests_total{endpoint=\"/v1/chat/completions\",status=\"200\"} 2\n"));
   EXPECT_TRUE(Has(text, "ternserve_requests_total{endpoint=\"/v1/completions\",status=\"400\"} 1\n"));
