@@ -64,7 +64,7 @@ ConnectionWatch::ConnectionWatch(int local_port, const std::string& remote_addr,
 int ShutdownConnections(int local_port) {
   int n = 0;
   ForEachConnection([&](int sock, const sockaddr_storage& local, const sockaddr_storage&) {
-    if (PortOf(local) == local_port && ::shutdown(sock, SHUT_RDWR) == 0) ++n;
+    if (PortOf(local) == local_port && ::shutdown(sock, SHUT_RD) == 0) ++n;
     return false;
   });
   return n;

@@ -28,10 +28,11 @@ class ConnectionWatch {
   int fd_ = -1;
 };
 
-// Shuts down every connection accepted on local_port (peers see EOF; workers blocked reading
-// them return at once). For shutdown, after the listener has closed: idle keep-alive
-// connections and half-sent requests would otherwise hold it for their read timeouts.
-// Returns how many it shut down.
+// Shuts down the reading side of every connection accepted on local_port: workers waiting
+// for a request on one read EOF and close it at once, while a response still being written
+// (the end of a drained stream) goes out whole. For shutdown, after the listener has closed:
+// idle keep-alive connections and half-sent requests would otherwise hold it for their read
+// timeouts. Returns how many it shut down.
 int ShutdownConnections(int local_port);
 
 }  // namespace ts::server

@@ -423,7 +423,7 @@ void HttpServer::Shutdown(std::chrono::milliseconds drain) {
   // httplib joins its workers before listen() returns; the ones still reading from idle or
   // half-sent connections would keep it (and the exit) waiting up to their read timeout.
   if (const int n = s.bound_port > 0 ? ShutdownConnections(s.bound_port) : 0; n > 0) {
-    spdlog::info("shutdown: closed {} idle connection(s)", n);
+    spdlog::info("shutdown: closing {} connection(s) once their responses are written", n);
   }
   if (s.listener.joinable()) s.listener.join();
   if (Backend* b = s.backend.load()) b->Shutdown(/*cancel_in_flight=*/true);

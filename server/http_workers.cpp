@@ -1,6 +1,9 @@
 #include "server/http_workers.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <system_error>
 
 namespace ts::server {
 
@@ -13,9 +16,9 @@ HttpWorkers::HttpWorkers(size_t base, size_t cap, std::chrono::milliseconds idle
 HttpWorkers::~HttpWorkers() { shutdown(); }
 
 void HttpWorkers::StartThread() {
+  threads_.emplace_back([this] { Work(); });  // it waits for mutex_, held by our caller
   ++live_;
   ++idle_;  // it will take a job as soon as it runs
-  threads_.emplace_back([this] { Work(); });
 }
 
 void HttpWorkers::JoinExited() {
@@ -35,7 +38,14 @@ void HttpWorkers::enqueue(std::function<void()> fn) {
     JoinExited();
     jobs_.push_back(std::move(fn));
     // Every queued job beyond the idle threads would wait for a busy one to finish.
-    if (jobs_.size() > idle_ && live_ < cap_ && !stopping_) StartThread();
+    if (jobs_.size() > idle_ && live_ < cap_ && !stopping_) {
+      try {
+        StartThread();
+      } catch (const std::system_error& e) {  // e.g. a container's process limit
+        spdlog::warn("http: cannot start another worker thread ({}); the connection waits",
+                     e.what());
+      }
+    }
   }
   work_ready_.notify_one();
 }

@@ -424,5 +424,54 @@ TEST_F(HttpFakeTest, ShutdownDrainsInFlight) {
   t.join();
 }
 
+// A response still being written when shutdown closes idle connections goes out whole: the
+// client below reads a 16 MB answer only after Shutdown has begun (the generation itself is
+// long finished, so only the socket write is left).
+TEST_F(HttpFakeTest, ShutdownLetsAResponseBeingWrittenFinish) {
+  StartServer();
+  Load(std::vector<std::string>(20, std::string(800000, 'z')), std::chrono::milliseconds(0));
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string body = kChat.dump();
+  const std::string request =
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+      "Content-Type: application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // generated; the write is stuck
+  std::thread stopper([&] { server_->Shutdown(std::chrono::seconds(5)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // Shutdown is under way
+  std::string response;
+  char buf[65536];
+  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;)
+    response.append(buf, static_cast<size_t>(n));
+  close(fd);
+  stopper.join();
+  const size_t header_end = response.find("\r\n\r\n");
+  ASSERT_NE(header_end, std::string::npos);
+  std::string payload = response.substr(header_end + 4);
+  if (response.substr(0, header_end).find("Transfer-Encoding: chunked") != std::string::npos) {
+    std::string joined;  // chunks: hex size CRLF data CRLF ... 0 CRLF CRLF
+    for (size_t at = 0;;) {
+      const size_t line_end = payload.find("\r\n", at);
+      ASSERT_NE(line_end, std::string::npos) << "truncated chunked body";
+      const size_t size = std::stoul(payload.substr(at, line_end - at), nullptr, 16);
+      if (size == 0) break;
+      ASSERT_LE(line_end + 2 + size, payload.size()) << "truncated chunk";
+      joined += payload.substr(line_end + 2, size);
+      at = line_end + 2 + size + 2;
+    }
+    payload = joined;
+  }
+  const json answer = json::parse(payload, nullptr, false);
+  ASSERT_FALSE(answer.is_discarded()) << "truncated at " << response.size() << " bytes";
+  EXPECT_EQ(answer["choices"][0]["message"]["content"].get<std::string>().size(), 16000000u);
+}
+
 }  // namespace
 }  // namespace ts::server
