@@ -61,10 +61,12 @@ ConnectionWatch::ConnectionWatch(int local_port, const std::string& remote_addr,
   });
 }
 
-int ShutdownConnections(int local_port) {
+int ShutdownIdleConnections(int local_port,
+                            const std::function<bool(const std::string&, int)>& busy) {
   int n = 0;
-  ForEachConnection([&](int sock, const sockaddr_storage& local, const sockaddr_storage&) {
-    if (PortOf(local) == local_port && ::shutdown(sock, SHUT_RD) == 0) ++n;
+  ForEachConnection([&](int sock, const sockaddr_storage& local, const sockaddr_storage& peer) {
+    if (PortOf(local) != local_port || busy(AddrOf(peer), PortOf(peer))) return false;
+    if (::shutdown(sock, SHUT_RDWR) == 0) ++n;
     return false;
   });
   return n;

@@ -7,6 +7,7 @@
 // that half-closes its sending side but still reads (rare for HTTP/1.1) looks gone.
 #pragma once
 
+#include <functional>
 #include <string>
 
 namespace ts::server {
@@ -28,11 +29,11 @@ class ConnectionWatch {
   int fd_ = -1;
 };
 
-// Shuts down the reading side of every connection accepted on local_port: workers waiting
-// for a request on one read EOF and close it at once, while a response still being written
-// (the end of a drained stream) goes out whole. For shutdown, after the listener has closed:
-// idle keep-alive connections and half-sent requests would otherwise hold it for their read
-// timeouts. Returns how many it shut down.
-int ShutdownConnections(int local_port);
+// Shuts down every connection accepted on local_port whose peer (address, port) is not
+// `busy` (busy: a request read and its response not yet written). For shutdown, after the
+// listener has closed: workers waiting on idle keep-alive connections and half-sent requests
+// read EOF at once instead of holding the exit for their read timeouts. Returns how many.
+int ShutdownIdleConnections(int local_port,
+                            const std::function<bool(const std::string&, int)>& busy);
 
 }  // namespace ts::server

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <ctime>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "engine/tokenizer/chat_template.h"
@@ -69,6 +70,8 @@ struct HttpServer::Impl {
   int bound_port = 0;
   Metrics metrics;
   std::atomic<HttpWorkers*> workers{nullptr};  // owned by httplib while it listens
+  std::mutex busy_mutex;
+  std::set<std::pair<std::string, int>> busy;  // peers (address, port) with a request under way
   InFlightRegistry in_flight;
   RequestLimits limits;
 
@@ -81,6 +84,11 @@ struct HttpServer::Impl {
   std::atomic<bool> draining{false};
   std::atomic<bool> stopped{false};
   std::atomic<bool> listener_done{false};
+
+  bool IsBusy(const std::string& addr, int port) {
+    std::lock_guard lock(busy_mutex);
+    return busy.count({addr, port}) != 0;
+  }
 
   explicit Impl(ServerOptions o) : options(std::move(o)) {
     limits.max_n = options.max_n;
@@ -130,9 +138,21 @@ struct HttpServer::Impl {
         [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
           WriteError(res, ToApiError(ep));
         });
+    // A connection is busy from a request's routing until its response is written (the
+    // logger runs then); shutdown closes only the others.
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+      std::lock_guard lock(busy_mutex);
+      busy.insert({req.remote_addr, req.remote_port});
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
     http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      // Our handlers ask for "Connection: close" when they left a body unread.
-      if (res.get_header_value("Connection") == "close") {
+      {
+        std::lock_guard lock(busy_mutex);
+        busy.erase({req.remote_addr, req.remote_port});
+      }
+      // Our handlers ask for "Connection: close" when they left a body unread; while shutting
+      // down no connection waits for another request.
+      if (res.get_header_value("Connection") == "close" || draining.load()) {
         ConnectionWatch(req.local_port, req.remote_addr, req.remote_port).Close();
       }
       metrics.CountRequest(EndpointLabel(req.path), res.status);
@@ -422,9 +442,14 @@ void HttpServer::Shutdown(std::chrono::milliseconds drain) {
   s.http.stop();
   // httplib joins its workers before listen() returns; the ones still reading from idle or
   // half-sent connections would keep it (and the exit) waiting up to their read timeout.
-  if (const int n = s.bound_port > 0 ? ShutdownConnections(s.bound_port) : 0; n > 0) {
-    spdlog::info("shutdown: closing {} connection(s) once their responses are written", n);
-  }
+  // Connections with a response still being written are left alone; the logger closes them
+  // once it is out.
+  const int n = s.bound_port <= 0 ? 0
+                                  : ShutdownIdleConnections(
+                                        s.bound_port, [&s](const std::string& addr, int port) {
+                                          return s.IsBusy(addr, port);
+                                        });
+  if (n > 0) spdlog::info("shutdown: closed {} idle connection(s)", n);
   if (s.listener.joinable()) s.listener.join();
   if (Backend* b = s.backend.load()) b->Shutdown(/*cancel_in_flight=*/true);
 }

@@ -80,6 +80,10 @@ class FakeBackend final : public Backend {
     return handle;
   }
   EngineStats Stats() const override { return {}; }
+  size_t SubmittedCount() {
+    std::lock_guard lock(mutex_);
+    return submitted.size();
+  }
   const tokenizer::Tokenizer& Tokenizer() const override { return *tok_; }
   const ModelInfo& Info() const override { return info_; }
   void Shutdown(bool) override {}

@@ -392,12 +392,18 @@ TEST_F(HttpFakeTest, ShutdownClosesIdleConnections) {
 TEST_F(HttpFakeTest, MetricsCountRequests) {
   StartServer();
   Load();
-  PostJson("/v1/chat/completions", kChat);
+  auto first = PostJson("/v1/chat/completions", kChat);
+  ASSERT_TRUE(first) << httplib::to_string(first.error());
+  ASSERT_EQ(first->status, 200) << first->body;
   PostJson("/v1/chat/completions", {{"model", "m"}});
-  // A request is counted as its response finishes, which can be just after the client has it.
+  // A request is counted as its response finishes, which can be just after the client has it
+  // (and each request has its own connection: the two can finish in either order).
   for (int attempt = 0; attempt < 100; ++attempt) {
     auto probe = client_->Get("/metrics");
-    if (probe && probe->body.find("status=\"400\"} 1") != std::string::npos) break;
+    if (probe && probe->body.find("status=\"400\"} 1") != std::string::npos &&
+        probe->body.find("completions\",status=\"200\"} 1") != std::string::npos) {
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   auto r = client_->Get("/metrics");
@@ -411,7 +417,7 @@ TEST_F(HttpFakeTest, MetricsCountRequests) {
 
 TEST_F(HttpFakeTest, ShutdownDrainsInFlight) {
   StartServer();
-  Load(std::vector<std::string>(20, "y"), std::chrono::milliseconds(10));
+  FakeBackend* backend = Load(std::vector<std::string>(20, "y"), std::chrono::milliseconds(10));
   std::thread t([&] {
     httplib::Client c("127.0.0.1", port_);
     auto r = c.Post("/v1/chat/completions", {}, kChat.dump(), "application/json");
@@ -419,7 +425,12 @@ TEST_F(HttpFakeTest, ShutdownDrainsInFlight) {
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(json::parse(r->body)["choices"][0]["message"]["content"], std::string(20, 'y'));
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Shut down once the request is running (a request still unsent at that point would get its
+  // connection closed, as a half-sent one does).
+  for (int i = 0; i < 500 && backend->SubmittedCount() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(backend->SubmittedCount(), 1u);
   server_->Shutdown(std::chrono::seconds(5));
   t.join();
 }
@@ -453,7 +464,8 @@ TEST_F(HttpFakeTest, ShutdownLetsAResponseBeingWrittenFinish) {
   close(fd);
   stopper.join();
   const size_t header_end = response.find("\r\n\r\n");
-  ASSERT_NE(header_end, std::string::npos);
+  ASSERT_NE(header_end, std::string::npos)
+      << response.size() << " bytes: " << response.substr(0, 200);
   std::string payload = response.substr(header_end + 4);
   if (response.substr(0, header_end).find("Transfer-Encoding: chunked") != std::string::npos) {
     std::string joined;  // chunks: hex size CRLF data CRLF ... 0 CRLF CRLF
