@@ -138,10 +138,8 @@ TEST_F(HttpFakeTest, ErrorsHaveOpenAiShape) {
   EXPECT_EQ(json::parse(r->body)["error"]["code"], "context_length_exceeded");
 }
 
-// Sends raw bytes on a new connection; returns what the server sent until it closed the
-// connection, or "<open>" appended when it was still open after `wait`.
-std::string RawExchange(int port, const std::string& bytes,
-                        std::chrono::milliseconds wait = std::chrono::seconds(3)) {
+// Returns a socket connected to 127.0.0.1:port, or -1.
+int ConnectLoopback(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -149,8 +147,17 @@ std::string RawExchange(int port, const std::string& bytes,
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     close(fd);
-    return "<connect failed>";
+    return -1;
   }
+  return fd;
+}
+
+// Sends raw bytes on a new connection; returns what the server sent until it closed the
+// connection, or "<open>" appended when it was still open after `wait`.
+std::string RawExchange(int port, const std::string& bytes,
+                        std::chrono::milliseconds wait = std::chrono::seconds(3)) {
+  const int fd = ConnectLoopback(port);
+  if (fd < 0) return "<connect failed>";
   (void)send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   std::string out;
   const auto deadline = std::chrono::steady_clock::now() + wait;
@@ -330,15 +337,8 @@ TEST_F(HttpFakeTest, QueueFullIs503WithRetryAfter) {
 
 // Opens a connection that sends the start of a request and then nothing; returns its socket.
 int HalfSentRequest(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
+  const int fd = ConnectLoopback(port);
+  if (fd < 0) return -1;
   const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n";
   (void)send(fd, head.data(), head.size(), MSG_NOSIGNAL);
   return fd;
@@ -441,12 +441,8 @@ TEST_F(HttpFakeTest, ShutdownDrainsInFlight) {
 TEST_F(HttpFakeTest, ShutdownLetsAResponseBeingWrittenFinish) {
   StartServer();
   Load(std::vector<std::string>(20, std::string(800000, 'z')), std::chrono::milliseconds(0));
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port_));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const int fd = ConnectLoopback(port_);
+  ASSERT_GE(fd, 0);
   const std::string body = kChat.dump();
   const std::string request =
       "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
