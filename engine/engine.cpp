@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -99,12 +100,15 @@ struct Engine::Impl {
   EngineStats snapshot;
   std::atomic<uint64_t> next_id{1};
   std::thread thread;
+  std::once_flag json_pieces_once;
+  std::shared_ptr<const sample::TokenPieces> json_pieces;  // built for the first JSON request
 
   void Loop();
   void Step();
   void Finish(sched::Sequence* seq, FinishReason reason, const std::string& error = "");
   void EmitToken(sched::Sequence* seq, const sample::SampledToken& token);
   void UpdateSnapshot();
+  std::shared_ptr<const sample::TokenPieces> JsonPieces();
   int QueuedLocked() const { return static_cast<int>(incoming.size()) + snapshot.waiting; }
 };
 
@@ -199,6 +203,7 @@ std::vector<std::shared_ptr<RequestHandle>> Engine::SubmitGroup(
     seq->sampler = std::make_unique<sample::Sampler>(request.sampling, n_vocab);
     seq->detokenizer = std::make_unique<tokenizer::IncrementalDetokenizer>(*s.model->tokenizer);
     seq->stop = std::make_unique<sample::StopMatcher>(request.stop);
+    if (request.json_object) seq->json = std::make_unique<sample::JsonConstraint>(s.JsonPieces());
     seq->request = std::move(request);
     handles.push_back(seq->handle);
     group.push_back(std::move(seq));
@@ -235,6 +240,20 @@ const model::Model& Engine::model() const { return *impl_->model; }
 const tokenizer::Tokenizer& Engine::tokenizer() const { return *impl_->model->tokenizer; }
 const EngineOptions& Engine::options() const { return impl_->options; }
 int Engine::ctx_size() const { return impl_->options.ctx_size; }
+
+std::shared_ptr<const sample::TokenPieces> Engine::Impl::JsonPieces() {
+  std::call_once(json_pieces_once, [&] {
+    const tokenizer::Tokenizer& tok = *model->tokenizer;
+    auto pieces = std::make_shared<sample::TokenPieces>(static_cast<size_t>(tok.n_vocab()));
+    for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+      // Special tokens render as their text ("<|eot_id|>"), which is not what they mean.
+      if (!tok.IsSpecial(id) && !tok.IsEndOfGeneration(id))
+        (*pieces)[static_cast<size_t>(id)] = tok.TokenToPiece(id);
+    }
+    json_pieces = std::move(pieces);
+  });
+  return json_pieces;
+}
 
 void Engine::Impl::UpdateSnapshot() {
   const auto& bp = kv->pool();
@@ -360,7 +379,8 @@ void Engine::Impl::Step() {
       sched::Sequence* seq = to_sample[k];
       const std::span<const int32_t> prompt(seq->tokens.data(), static_cast<size_t>(seq->n_prompt));
       const std::span<const int32_t> output(seq->tokens.data() + seq->n_prompt, static_cast<size_t>(seq->n_generated()));
-      sampled[k] = seq->sampler->Sample(logits.subspan(k * n_vocab, n_vocab), prompt, output);
+      sampled[k] = seq->sampler->Sample(logits.subspan(k * n_vocab, n_vocab), prompt, output,
+                                        seq->json.get());
     }
   };
   if (to_sample.size() > 1) {
@@ -372,8 +392,13 @@ void Engine::Impl::Step() {
     sample_range(0, to_sample.size());
   }
   for (size_t k = 0; k < to_sample.size(); ++k) {
-    to_sample[k]->tokens.push_back(sampled[k].id);
-    EmitToken(to_sample[k], sampled[k]);
+    sched::Sequence* seq = to_sample[k];
+    if (seq->json != nullptr && !(sampled[k].allowed && seq->json->Accept(sampled[k].id))) {
+      Finish(seq, FinishReason::kError, "no token of the vocabulary can continue the JSON output");
+      continue;
+    }
+    seq->tokens.push_back(sampled[k].id);
+    EmitToken(seq, sampled[k]);
   }
 }
 
@@ -387,7 +412,7 @@ void Engine::Impl::EmitToken(sched::Sequence* seq, const sample::SampledToken& t
   GenerationEvent ev;
   ev.text = seq->stop->Push(seq->detokenizer->Push(token.id));
   if (req.want_logprobs) ev.tokens.push_back({token.id, tok.TokenToPiece(token.id), token.logprob, token.top});
-  if (seq->stop->stopped()) {
+  if (seq->stop->stopped() || (seq->json != nullptr && seq->json->complete())) {
     if (!ev.text.empty() || !ev.tokens.empty()) seq->handle->Push(std::move(ev));
     Finish(seq, FinishReason::kStop);
     return;

@@ -54,6 +54,7 @@ struct GenerationRequest {
   std::vector<std::string> stop;     // stop strings: generation ends before them, never emitted
   bool ignore_eos = false;
   bool want_logprobs = false;        // report per-token log-probabilities
+  bool json_object = false;          // JSON mode: text held to one JSON object, ends when it closes
 };
 
 // One generated token, for logprobs.

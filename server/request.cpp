@@ -120,6 +120,29 @@ std::vector<std::pair<int32_t, float>> ParseLogitBias(const json& body, int n_vo
 
 // Fields both endpoints share. Logprobs differ (bool + top_logprobs vs an int) and are
 // parsed by each caller.
+// Returns true for JSON mode ({"type": "json_object"}), false for {"type": "text"}.
+bool ParseResponseFormat(const json& body) {
+  const json* rf = Field(body, "response_format");
+  if (rf == nullptr) return false;
+  if (!rf->is_object()) throw BadRequest("'response_format' must be an object", "response_format");
+  const auto type = rf->find("type");
+  if (type == rf->end() || !type->is_string()) {
+    throw BadRequest("'response_format.type' is required and must be a string",
+                     "response_format.type");
+  }
+  const std::string& name = type->get_ref<const std::string&>();
+  if (name == "text") return false;
+  if (name == "json_object") return true;
+  if (name == "json_schema") {
+    throw BadRequest(
+        "response_format 'json_schema' is not supported by this server; 'json_object' (any JSON "
+        "object) is",
+        "response_format.type");
+  }
+  throw BadRequest("'response_format.type' must be 'text' or 'json_object', not '" + name + "'",
+                   "response_format.type");
+}
+
 GenerationParams ParseCommon(const json& body, int n_vocab, const RequestLimits& limits) {
   if (!body.is_object()) throw BadRequest("the request body must be a JSON object");
   GenerationParams p;
@@ -156,12 +179,7 @@ GenerationParams ParseCommon(const json& body, int n_vocab, const RequestLimits&
       static_cast<float>(GetNumber(body, "repetition_penalty", 0.01, 10).value_or(1.0));
   p.ignore_eos = GetBool(body, "ignore_eos").value_or(false);
   GetString(body, "user");  // accepted and ignored; type-checked like OpenAI
-  if (const json* rf = Field(body, "response_format")) {
-    const bool text = rf->is_object() && rf->value("type", std::string()) == "text";
-    if (!text) {
-      throw BadRequest("only response_format {\"type\": \"text\"} is supported", "response_format");
-    }
-  }
+  p.json_object = ParseResponseFormat(body);
   if (const json* tools = Field(body, "tools"); tools && !(tools->is_array() && tools->empty())) {
     throw BadRequest("tools / function calling is not supported by this server", "tools");
   }
@@ -355,6 +373,7 @@ GenerationRequest MakeGenerationRequest(const GenerationParams& params,
   r.stop = params.stop;
   r.ignore_eos = params.ignore_eos;
   r.want_logprobs = params.logprobs;
+  r.json_object = params.json_object;
   return r;
 }
 

@@ -36,6 +36,7 @@ struct GenerationParams {
   bool logprobs = false;
   int top_logprobs = 0;
   bool ignore_eos = false;           // extension
+  bool json_object = false;          // response_format {"type": "json_object"}
 };
 
 struct ChatRequest {

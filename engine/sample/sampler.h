@@ -34,8 +34,17 @@ struct TokenLogprob {
 
 struct SampledToken {
   int32_t id = 0;
+  bool allowed = true;             // false: the constraint allowed no token (id is unconstrained)
   float logprob = 0.0f;            // log p(id) under the raw model distribution
   std::vector<TokenLogprob> top;   // n_top_logprobs most likely tokens, best first
+};
+
+// Restricts which tokens may come next (e.g. JSON mode). Allows is called from the sampling
+// thread only, for one sequence at a time.
+class TokenConstraint {
+ public:
+  virtual ~TokenConstraint() = default;
+  virtual bool Allows(int32_t id) const = 0;
 };
 
 class Sampler {
@@ -43,9 +52,10 @@ class Sampler {
   Sampler(const SamplingParams& params, int n_vocab);
 
   // Returns the next token. logits: [n_vocab] raw model output.
-  // prompt / output: the sequence so far (for penalties).
+  // prompt / output: the sequence so far (for penalties). constraint (may be null): the token
+  // is chosen among those it allows, as if the others had probability 0.
   SampledToken Sample(std::span<const float> logits, std::span<const int32_t> prompt,
-                      std::span<const int32_t> output);
+                      std::span<const int32_t> output, const TokenConstraint* constraint = nullptr);
 
   const SamplingParams& params() const { return params_; }
 

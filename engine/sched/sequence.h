@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/sample/json_constraint.h"
 #include "engine/sample/sampler.h"
 #include "engine/sample/stop_matcher.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -28,6 +29,7 @@ struct Sequence {
   std::unique_ptr<sample::Sampler> sampler;
   std::unique_ptr<tokenizer::IncrementalDetokenizer> detokenizer;
   std::unique_ptr<sample::StopMatcher> stop;
+  std::unique_ptr<sample::JsonConstraint> json;  // JSON mode only
 
   int n_generated() const { return static_cast<int>(tokens.size()) - n_prompt; }
   int n_uncomputed() const { return static_cast<int>(tokens.size()) - n_computed; }

@@ -8,6 +8,8 @@
 #include <map>
 #include <vector>
 
+#include "engine/sample/json_constraint.h"
+
 namespace ts::sample {
 namespace {
 
@@ -147,6 +149,70 @@ TEST(Sampler, SeedMakesSamplingReproducible) {
 TEST(Sampler, RejectsWrongLogitsSize) {
   Sampler s(SamplingParams{}, 3);
   EXPECT_THROW(s.Sample(std::vector<float>{1, 2}, {}, {}), std::invalid_argument);
+}
+
+// Allows a fixed set of ids.
+class AllowSet : public TokenConstraint {
+ public:
+  explicit AllowSet(std::vector<int32_t> ids) : ids_(std::move(ids)) {}
+  bool Allows(int32_t id) const override {
+    return std::find(ids_.begin(), ids_.end(), id) != ids_.end();
+  }
+
+ private:
+  std::vector<int32_t> ids_;
+};
+
+TEST(Sampler, ConstraintRestrictsTheChoiceAndKeepsTheRawLogprob) {
+  const std::vector<float> logits = {5, 1, 2, 0, 3};
+  SamplingParams greedy;
+  greedy.temperature = 0;
+  Sampler g(greedy, 5);
+  const AllowSet odd({1, 3});
+  const SampledToken t = g.Sample(logits, {}, {}, &odd);
+  EXPECT_TRUE(t.allowed);
+  EXPECT_EQ(t.id, 1);  // the best allowed, not the best
+  EXPECT_NEAR(t.logprob, logits[1] - LogSumExp(logits), 1e-5);
+
+  SamplingParams warm;  // with temperature, top-k, top-p and min-p: only allowed ids come out
+  warm.temperature = 1.5f;
+  warm.top_k = 3;
+  warm.top_p = 0.9f;
+  warm.min_p = 0.01f;
+  Sampler w(warm, 5);
+  for (int i = 0; i < 200; ++i) {
+    const int32_t id = w.Sample(logits, {}, {}, &odd).id;
+    EXPECT_TRUE(id == 1 || id == 3) << id;
+  }
+
+  const AllowSet none({});
+  EXPECT_FALSE(g.Sample(logits, {}, {}, &none).allowed);
+}
+
+TEST(Sampler, JsonConstraintBuildsAnObjectFromTokenPieces) {
+  // A toy vocabulary whose best token is never valid JSON: the sampler must still produce an
+  // object, from the pieces that fit, ending when it closes.
+  auto pieces =
+      std::make_shared<TokenPieces>(TokenPieces{"hello", "{", "\"k\"", ":", "1", "}", ""});
+  JsonConstraint json(pieces);
+  SamplingParams p;
+  p.temperature = 0;
+  Sampler s(p, 7);
+  // Preference order: "hello" (never valid), the empty piece (never allowed), "}" then the rest.
+  const std::vector<float> logits = {9, 1, 2, 3, 4, 5, 8};
+  std::string text;
+  for (int step = 0; step < 10 && !json.complete(); ++step) {
+    const SampledToken t = s.Sample(logits, {}, {}, &json);
+    ASSERT_TRUE(t.allowed);
+    ASSERT_TRUE(json.Accept(t.id));
+    text += (*pieces)[static_cast<size_t>(t.id)];
+  }
+  EXPECT_EQ(text, "{}");
+  EXPECT_TRUE(json.complete());
+  EXPECT_FALSE(json.Allows(5));
+  EXPECT_FALSE(json.Accept(0));
+  EXPECT_FALSE(json.Allows(-1));
+  EXPECT_FALSE(json.Allows(7));
 }
 
 }  // namespace

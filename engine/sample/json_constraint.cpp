@@ -1,0 +1,21 @@
+#include "engine/sample/json_constraint.h"
+
+#include <utility>
+
+namespace ts::sample {
+
+JsonConstraint::JsonConstraint(std::shared_ptr<const TokenPieces> pieces)
+    : pieces_(std::move(pieces)) {}
+
+bool JsonConstraint::Allows(int32_t id) const {
+  if (id < 0 || static_cast<size_t>(id) >= pieces_->size()) return false;
+  const std::string& piece = (*pieces_)[static_cast<size_t>(id)];
+  // An empty piece would leave the text unchanged and could repeat forever.
+  return !piece.empty() && prefix_.CanFeed(piece);
+}
+
+bool JsonConstraint::Accept(int32_t id) {
+  return Allows(id) && prefix_.Feed((*pieces_)[static_cast<size_t>(id)]);
+}
+
+}  // namespace ts::sample

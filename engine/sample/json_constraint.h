@@ -1,0 +1,35 @@
+// JSON mode (`response_format: {"type": "json_object"}`): the generated text is held to a
+// prefix of one JSON object, token by token, and the sequence ends when the object closes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/sample/json_prefix.h"
+#include "engine/sample/sampler.h"
+
+namespace ts::sample {
+
+// The bytes each token adds to the text, one entry per vocabulary id; empty for tokens that
+// may never appear in JSON output (special and end-of-generation tokens). Shared by every
+// constrained sequence of a model.
+using TokenPieces = std::vector<std::string>;
+
+class JsonConstraint : public TokenConstraint {
+ public:
+  explicit JsonConstraint(std::shared_ptr<const TokenPieces> pieces);
+
+  bool Allows(int32_t id) const override;
+  // Appends the chosen token's bytes; returns false (nothing changes) if it is not allowed.
+  bool Accept(int32_t id);
+  // True once the object is closed.
+  bool complete() const { return prefix_.complete(); }
+
+ private:
+  std::shared_ptr<const TokenPieces> pieces_;
+  JsonPrefix prefix_;
+};
+
+}  // namespace ts::sample
