@@ -94,6 +94,31 @@ test('legacy completions, several prompts, n and seeds', async () => {
   assert.deepEqual(byIndex(again), byIndex(r));
 });
 
+test('JSON mode returns an object JSON.parse reads', async () => {
+  const r = await client.chat.completions.create({
+    model,
+    messages: [{ role: 'user', content: 'Describe a cat in JSON' }],
+    max_tokens: 40,
+    temperature: 0.8,
+    seed: 5,
+    response_format: { type: 'json_object' },
+    logit_bias: { 92: 30 }, // "}": the random fixture model closes the object within the limit
+  });
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  const value = JSON.parse(r.choices[0].message.content);
+  assert.equal(typeof value, 'object');
+  assert.ok(value !== null && !Array.isArray(value));
+
+  await assert.rejects(
+    client.chat.completions.create({
+      model,
+      messages: [{ role: 'user', content: 'x' }],
+      response_format: { type: 'json_schema', json_schema: { name: 's', schema: { type: 'object' } } },
+    }),
+    (e) => e instanceof OpenAI.BadRequestError && e.param === 'response_format.type',
+  );
+});
+
 test('an aborted stream frees its sequence', async () => {
   const stream = await client.chat.completions.create({
     model,

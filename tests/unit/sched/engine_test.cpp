@@ -1,10 +1,12 @@
 // The engine end to end on a fixture model: continuous batching, prefix reuse and
 // preemption must not change greedy outputs; cancellation frees KV blocks.
+#include "engine/engine.h"
+
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <thread>
 
-#include "engine/engine.h"
 #include "engine/kv/dense_kv_cache.h"
 #include "engine/model/forward.h"
 #include "engine/model/model.h"
@@ -240,6 +242,56 @@ TEST(Engine, SeededSamplingIsReproducible) {
   const auto c = Collect(*engine.Submit(req)).ids;
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
+}
+
+// True if text is a JSON object or could still become one: a strict parser fails, if at all,
+// only for want of more input.
+bool IsJsonObjectOrPrefix(const std::string& text) {
+  try {
+    return nlohmann::json::parse(text).is_object();
+  } catch (const nlohmann::json::parse_error& e) {
+    return e.byte > text.size() && text.find_first_not_of(" \t\r\n") != std::string::npos &&
+           text[text.find_first_not_of(" \t\r\n")] == '{';
+  }
+}
+
+TEST(Engine, JsonModeHoldsARandomModelToJson) {
+  // The fixture model is random: left alone it never writes JSON, so every step exercises the
+  // constraint's fallback over the whole vocabulary.
+  Engine engine(BaseOptions());
+  int completed = 0;
+  for (int salt = 0; salt < 4; ++salt) {
+    auto req = Greedy(Prompt(12, 30 + salt), 60);
+    req.json_object = true;
+    req.sampling.temperature = salt == 0 ? 0.0f : 1.0f;
+    req.sampling.seed = static_cast<uint64_t>(salt);
+    const Result r = Collect(*engine.Submit(req));
+    SCOPED_TRACE(r.text);
+    EXPECT_TRUE(IsJsonObjectOrPrefix(r.text));
+    ASSERT_TRUE(r.last.finish_reason == FinishReason::kStop ||
+                r.last.finish_reason == FinishReason::kLength);
+    if (r.last.finish_reason == FinishReason::kStop) {
+      EXPECT_TRUE(nlohmann::json::parse(r.text).is_object());
+      ++completed;
+    } else {
+      EXPECT_EQ(r.last.completion_tokens, 60);
+    }
+  }
+  RecordProperty("completed", completed);
+}
+
+TEST(Engine, JsonModeEndsWhenTheObjectCloses) {
+  Engine engine(BaseOptions());
+  const auto& tok = engine.tokenizer();
+  auto req = Greedy(Prompt(12, 40), 50);
+  req.json_object = true;
+  // Pushed towards closing: "}" wherever it is allowed, so the object ends within a few tokens.
+  for (int32_t id : tok.Encode("}", false, false)) req.sampling.logit_bias.push_back({id, 40.0f});
+  const Result r = Collect(*engine.Submit(req));
+  EXPECT_EQ(r.last.finish_reason, FinishReason::kStop);
+  EXPECT_TRUE(nlohmann::json::parse(r.text).is_object()) << r.text;
+  EXPECT_LT(r.last.completion_tokens, 50);
+  EXPECT_EQ(static_cast<int>(r.ids.size()), r.last.completion_tokens);
 }
 
 }  // namespace

@@ -187,6 +187,38 @@ TEST_F(ServerIntegration, NAndSeeds) {
             a["choices"][1]["message"]["content"]);
 }
 
+// The fixture model is random, so JSON mode has to overrule it at every step; "}" is pushed up
+// so the object closes within the token limit.
+TEST_F(ServerIntegration, JsonModeReturnsAnObject) {
+  json body = ChatBody("Reply in JSON", 40);
+  body["response_format"] = {{"type", "json_object"}};
+  body["logit_bias"] = {{"92", 30}};  // "}" in the GPT-2 vocabulary
+  const json r = PostOk("/v1/chat/completions", body);
+  const std::string content = r["choices"][0]["message"]["content"];
+  EXPECT_EQ(r["choices"][0]["finish_reason"], "stop");
+  EXPECT_TRUE(json::parse(content).is_object()) << content;
+
+  body["stream"] = true;  // the streamed deltas add up to the same object
+  auto s = Post("/v1/chat/completions", body);
+  ASSERT_TRUE(s);
+  std::string streamed;
+  for (const std::string& e : Events(s->body)) {
+    if (e == "[DONE]") break;
+    const json chunk = json::parse(e);
+    const json& delta = chunk["choices"][0]["delta"];
+    if (delta.contains("content")) streamed += delta["content"].get<std::string>();
+  }
+  EXPECT_EQ(streamed, content);
+
+  body = ChatBody("x", 4);
+  body["response_format"] = {{"type", "json_schema"},
+                             {"json_schema", {{"name", "s"}, {"schema", json::object()}}}};
+  auto bad = Post("/v1/chat/completions", body);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(json::parse(bad->body)["error"]["param"], "response_format.type");
+}
+
 TEST_F(ServerIntegration, Errors) {
   auto r = client_->Post("/v1/chat/completions", "{oops", "application/json");
   ASSERT_TRUE(r);

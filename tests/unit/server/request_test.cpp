@@ -105,6 +105,16 @@ TEST(ParseChat, AllFields) {
   EXPECT_FLOAT_EQ(p.sampling.repetition_penalty, 1.1f);
 }
 
+TEST(ParseChat, ResponseFormat) {
+  EXPECT_FALSE(ParseChatRequest(Chat(), 1000).params.json_object);
+  EXPECT_FALSE(
+      ParseChatRequest(Chat({{"response_format", {{"type", "text"}}}}), 1000).params.json_object);
+  const ChatRequest r =
+      ParseChatRequest(Chat({{"response_format", {{"type", "json_object"}}}}), 1000);
+  EXPECT_TRUE(r.params.json_object);
+  EXPECT_TRUE(MakeGenerationRequest(r.params, {1, 2}, 0, 0).json_object);
+}
+
 TEST(ParseChat, ContentParts) {
   const ChatRequest r = ParseChatRequest(
       Chat({{"messages",
@@ -157,8 +167,13 @@ TEST(ParseChat, ErrorsNameTheField) {
             "stream_options.include_usage");
   EXPECT_EQ(ChatErrorParam(Chat({{"user", 5}})), "user");
   EXPECT_EQ(ChatErrorParam(Chat({{"tools", {{{"type", "function"}}}}})), "tools");
-  EXPECT_EQ(ChatErrorParam(Chat({{"response_format", {{"type", "json_object"}}}})),
-            "response_format");
+  EXPECT_EQ(ChatErrorParam(Chat({{"response_format", "json"}})), "response_format");
+  EXPECT_EQ(ChatErrorParam(Chat({{"response_format", json::object()}})), "response_format.type");
+  EXPECT_EQ(ChatErrorParam(Chat({{"response_format", {{"type", "yaml"}}}})),
+            "response_format.type");
+  EXPECT_EQ(ChatErrorParam(Chat({{"response_format",
+                                  {{"type", "json_schema"}, {"json_schema", {{"name", "x"}}}}}})),
+            "response_format.type");
   EXPECT_EQ(ChatErrorParam(Chat({{"model", 5}})), "model");
   EXPECT_EQ(ChatErrorParam(Chat({{"tool_choice", "required"}})), "tool_choice");
   EXPECT_EQ(ChatErrorParam(
