@@ -203,7 +203,9 @@ std::vector<std::shared_ptr<RequestHandle>> Engine::SubmitGroup(
     seq->sampler = std::make_unique<sample::Sampler>(request.sampling, n_vocab);
     seq->detokenizer = std::make_unique<tokenizer::IncrementalDetokenizer>(*s.model->tokenizer);
     seq->stop = std::make_unique<sample::StopMatcher>(request.stop);
-    if (request.json_object) seq->json = std::make_unique<sample::JsonConstraint>(s.JsonPieces());
+    if (request.json_schema) {
+      seq->json = std::make_unique<sample::JsonConstraint>(s.JsonPieces(), request.json_schema);
+    }
     seq->request = std::move(request);
     handles.push_back(seq->handle);
     group.push_back(std::move(seq));

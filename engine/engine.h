@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/sample/json_schema.h"
 #include "engine/sample/sampler.h"
 
 namespace ts {
@@ -54,7 +55,9 @@ struct GenerationRequest {
   std::vector<std::string> stop;     // stop strings: generation ends before them, never emitted
   bool ignore_eos = false;
   bool want_logprobs = false;        // report per-token log-probabilities
-  bool json_object = false;          // JSON mode: text held to one JSON object, ends when it closes
+  // JSON output: the text is held to one JSON object fitting this schema and ends when the
+  // object closes (JSON mode: sample::JsonSchema::AnyObject()). Null: free text.
+  std::shared_ptr<const sample::JsonSchema> json_schema;
 };
 
 // One generated token, for logprobs.

@@ -7,11 +7,12 @@
 
 #include "engine/tokenizer/unicode.h"
 #include "server/api_error.h"
+#include "server/json_schema_compiler.h"
 
 namespace ts::server {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 constexpr int kCompletionDefaultMaxTokens = 16;
 
@@ -120,10 +121,11 @@ std::vector<std::pair<int32_t, float>> ParseLogitBias(const json& body, int n_vo
 
 // Fields both endpoints share. Logprobs differ (bool + top_logprobs vs an int) and are
 // parsed by each caller.
-// Returns true for JSON mode ({"type": "json_object"}), false for {"type": "text"}.
-bool ParseResponseFormat(const json& body) {
+// Returns the schema a reply must fit: none for {"type": "text"}, any object for
+// {"type": "json_object"}, the request's for {"type": "json_schema", "json_schema": {...}}.
+std::shared_ptr<const sample::JsonSchema> ParseResponseFormat(const json& body) {
   const json* rf = Field(body, "response_format");
-  if (rf == nullptr) return false;
+  if (rf == nullptr) return nullptr;
   if (!rf->is_object()) throw BadRequest("'response_format' must be an object", "response_format");
   const auto type = rf->find("type");
   if (type == rf->end() || !type->is_string()) {
@@ -131,16 +133,34 @@ bool ParseResponseFormat(const json& body) {
                      "response_format.type");
   }
   const std::string& name = type->get_ref<const std::string&>();
-  if (name == "text") return false;
-  if (name == "json_object") return true;
-  if (name == "json_schema") {
+  if (name == "text") return nullptr;
+  if (name == "json_object") {
+    static const auto any_object =
+        std::make_shared<const sample::JsonSchema>(sample::JsonSchema::AnyObject());
+    return any_object;
+  }
+  if (name != "json_schema") {
     throw BadRequest(
-        "response_format 'json_schema' is not supported by this server; 'json_object' (any JSON "
-        "object) is",
+        "'response_format.type' must be 'text', 'json_object' or 'json_schema', not '" + name + "'",
         "response_format.type");
   }
-  throw BadRequest("'response_format.type' must be 'text' or 'json_object', not '" + name + "'",
-                   "response_format.type");
+  const auto spec = rf->find("json_schema");
+  if (spec == rf->end() || !spec->is_object()) {
+    throw BadRequest("'response_format.json_schema' is required and must be an object",
+                     "response_format.json_schema");
+  }
+  const auto schema_name = spec->find("name");
+  if (schema_name == spec->end() || !schema_name->is_string()) {
+    throw BadRequest("'response_format.json_schema.name' is required and must be a string",
+                     "response_format.json_schema.name");
+  }
+  const auto schema = spec->find("schema");
+  if (schema == spec->end() || schema->is_null()) {
+    static const auto any_object =
+        std::make_shared<const sample::JsonSchema>(sample::JsonSchema::AnyObject());
+    return any_object;
+  }
+  return CompileJsonSchema(*schema, "response_format.json_schema.schema");
 }
 
 GenerationParams ParseCommon(const json& body, int n_vocab, const RequestLimits& limits) {
@@ -179,7 +199,7 @@ GenerationParams ParseCommon(const json& body, int n_vocab, const RequestLimits&
       static_cast<float>(GetNumber(body, "repetition_penalty", 0.01, 10).value_or(1.0));
   p.ignore_eos = GetBool(body, "ignore_eos").value_or(false);
   GetString(body, "user");  // accepted and ignored; type-checked like OpenAI
-  p.json_object = ParseResponseFormat(body);
+  p.json_schema = ParseResponseFormat(body);
   if (const json* tools = Field(body, "tools"); tools && !(tools->is_array() && tools->empty())) {
     throw BadRequest("tools / function calling is not supported by this server", "tools");
   }
@@ -373,7 +393,7 @@ GenerationRequest MakeGenerationRequest(const GenerationParams& params,
   r.stop = params.stop;
   r.ignore_eos = params.ignore_eos;
   r.want_logprobs = params.logprobs;
-  r.json_object = params.json_object;
+  r.json_schema = params.json_schema;
   return r;
 }
 

@@ -36,7 +36,8 @@ struct GenerationParams {
   bool logprobs = false;
   int top_logprobs = 0;
   bool ignore_eos = false;           // extension
-  bool json_object = false;          // response_format {"type": "json_object"}
+  std::shared_ptr<const sample::JsonSchema>
+      json_schema;  // response_format json_object / json_schema
 };
 
 struct ChatRequest {
@@ -54,13 +55,13 @@ struct CompletionRequest {
 };
 
 // Returns the parsed body; throws ApiError 400 for malformed JSON or a non-object.
-nlohmann::json ParseJsonBody(std::string_view body);
+nlohmann::ordered_json ParseJsonBody(std::string_view body);
 
 // Each throws ApiError 400 (invalid_request_error, param = the field).
 // n_vocab bounds logit_bias keys and prompt token ids (0 = unchecked).
-ChatRequest ParseChatRequest(const nlohmann::json& body, int n_vocab,
+ChatRequest ParseChatRequest(const nlohmann::ordered_json& body, int n_vocab,
                              const RequestLimits& limits = {});
-CompletionRequest ParseCompletionRequest(const nlohmann::json& body, int n_vocab,
+CompletionRequest ParseCompletionRequest(const nlohmann::ordered_json& body, int n_vocab,
                                          const RequestLimits& limits = {});
 
 // Returns the engine request for choice `choice_index` of `params`: seeds go

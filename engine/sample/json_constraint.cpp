@@ -7,6 +7,10 @@ namespace ts::sample {
 JsonConstraint::JsonConstraint(std::shared_ptr<const TokenPieces> pieces)
     : pieces_(std::move(pieces)) {}
 
+JsonConstraint::JsonConstraint(std::shared_ptr<const TokenPieces> pieces,
+                               std::shared_ptr<const JsonSchema> schema)
+    : pieces_(std::move(pieces)), prefix_(std::move(schema)) {}
+
 bool JsonConstraint::Allows(int32_t id) const {
   if (id < 0 || static_cast<size_t>(id) >= pieces_->size()) return false;
   const std::string& piece = (*pieces_)[static_cast<size_t>(id)];

@@ -1,5 +1,6 @@
-// JSON mode (`response_format: {"type": "json_object"}`): the generated text is held to a
-// prefix of one JSON object, token by token, and the sequence ends when the object closes.
+// JSON output (`response_format` `json_object` or `json_schema`): the generated text is held
+// to a prefix of one JSON object that fits the schema, token by token, and the sequence ends
+// when the object closes.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +20,11 @@ using TokenPieces = std::vector<std::string>;
 
 class JsonConstraint : public TokenConstraint {
  public:
+  // Any JSON object (JSON mode).
   explicit JsonConstraint(std::shared_ptr<const TokenPieces> pieces);
+  // An object fitting schema (Structured Outputs).
+  JsonConstraint(std::shared_ptr<const TokenPieces> pieces,
+                 std::shared_ptr<const JsonSchema> schema);
 
   bool Allows(int32_t id) const override;
   // Appends the chosen token's bytes; returns false (nothing changes) if it is not allowed.

@@ -108,14 +108,46 @@ test('JSON mode returns an object JSON.parse reads', async () => {
   const value = JSON.parse(r.choices[0].message.content);
   assert.equal(typeof value, 'object');
   assert.ok(value !== null && !Array.isArray(value));
+});
+
+test('Structured Outputs: the reply fits the json_schema', async () => {
+  const schema = {
+    type: 'object',
+    properties: {
+      name: { type: 'string' },
+      mood: { enum: ['happy', 'sad'] },
+      legs: { type: 'integer' },
+      indoor: { type: 'boolean' },
+    },
+    required: ['name', 'mood', 'legs', 'indoor'],
+    additionalProperties: false,
+  };
+  const r = await client.chat.completions.create({
+    model,
+    messages: [{ role: 'user', content: 'Describe a cat' }],
+    max_tokens: 200,
+    temperature: 0,
+    response_format: { type: 'json_schema', json_schema: { name: 'cat', strict: true, schema } },
+    logit_bias: { 1: 20 }, // '"': the random fixture model ends the name string soon
+  });
+  assert.equal(r.choices[0].finish_reason, 'stop', r.choices[0].message.content);
+  const cat = JSON.parse(r.choices[0].message.content);
+  assert.deepEqual(Object.keys(cat), ['name', 'mood', 'legs', 'indoor']);
+  assert.equal(typeof cat.name, 'string');
+  assert.ok(['happy', 'sad'].includes(cat.mood));
+  assert.ok(Number.isInteger(cat.legs));
+  assert.equal(typeof cat.indoor, 'boolean');
 
   await assert.rejects(
     client.chat.completions.create({
       model,
       messages: [{ role: 'user', content: 'x' }],
-      response_format: { type: 'json_schema', json_schema: { name: 's', schema: { type: 'object' } } },
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 's', schema: { type: 'object', properties: { a: { type: 'string', pattern: '^a' } } } },
+      },
     }),
-    (e) => e instanceof OpenAI.BadRequestError && e.param === 'response_format.type',
+    (e) => e instanceof OpenAI.BadRequestError && e.param === 'response_format.json_schema.schema',
   );
 });
 

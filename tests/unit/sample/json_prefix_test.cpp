@@ -28,7 +28,7 @@ bool IsJsonObject(const std::string& text) {
 
 const std::vector<std::string> kValidObjects = {
     "{}",
-    " \n\t{ } ",
+    "\n\t{ } ",
     R"({"a":1})",
     R"({"a": [1, -2.5, 3e10, 0.5E-3, -0, 0e+1], "b": {"c": [[], {}]}, "d": "x"})",
     R"({"t": true, "f": false, "n": null, "s": ""})",
@@ -110,15 +110,28 @@ TEST(JsonPrefix, CapsNestingAndWhitespaceRuns) {
   EXPECT_FALSE(deep.CanFeed("{"));
   EXPECT_TRUE(deep.CanFeed("1"));
 
-  JsonPrefix spaces;
-  EXPECT_TRUE(spaces.Feed(std::string(JsonPrefix::kMaxWhitespaceRun, ' ')));
-  EXPECT_FALSE(spaces.CanFeed(" "));
-  EXPECT_TRUE(spaces.Feed("{"));
-  EXPECT_TRUE(spaces.Feed(std::string(JsonPrefix::kMaxWhitespaceRun, '\n')));  // a new run
-  EXPECT_FALSE(spaces.CanFeed("\n"));
-  std::string key(202, ' ');  // inside strings there is no cap
+  JsonPrefix number;
+  ASSERT_TRUE(number.Feed(R"({"a": -)" + std::string(JsonPrefix::kMaxDigits, '9') + "." +
+                          std::string(JsonPrefix::kMaxDigits, '9') + "e+999"));
+  EXPECT_FALSE(number.CanFeed("9"));
+  EXPECT_TRUE(number.Feed(", \"b\": 1"));
+  EXPECT_TRUE(number.CanFeed(std::string(JsonPrefix::kMaxDigits - 1, '0')));
+  EXPECT_FALSE(number.CanFeed(std::string(JsonPrefix::kMaxDigits, '0')));
+
+  JsonPrefix ws;  // one space, or a newline and its indentation
+  EXPECT_TRUE(ws.Feed(" "));
+  EXPECT_FALSE(ws.CanFeed(" "));
+  EXPECT_FALSE(ws.CanFeed("\n"));
+  EXPECT_TRUE(ws.Feed("{\n"));
+  EXPECT_FALSE(ws.CanFeed("\n"));
+  EXPECT_FALSE(ws.CanFeed("\r"));
+  EXPECT_TRUE(ws.Feed(std::string(JsonPrefix::kMaxIndent - 1, ' ') + "\t"));
+  EXPECT_FALSE(ws.CanFeed(" "));
+  std::string key(202, ' ');  // inside strings any amount
   key.front() = key.back() = '"';
-  EXPECT_TRUE(spaces.Feed(key));
+  EXPECT_TRUE(ws.Feed(key));
+  EXPECT_FALSE(ws.CanFeed("\t"));  // a tab does not start a run
+  EXPECT_TRUE(ws.Feed(" :"));
 }
 
 // CanFeed uses a probe over the committed stack for short pieces and a copy for long ones;

@@ -262,7 +262,7 @@ TEST(Engine, JsonModeHoldsARandomModelToJson) {
   int completed = 0;
   for (int salt = 0; salt < 4; ++salt) {
     auto req = Greedy(Prompt(12, 30 + salt), 60);
-    req.json_object = true;
+    req.json_schema = std::make_shared<const sample::JsonSchema>(sample::JsonSchema::AnyObject());
     req.sampling.temperature = salt == 0 ? 0.0f : 1.0f;
     req.sampling.seed = static_cast<uint64_t>(salt);
     const Result r = Collect(*engine.Submit(req));
@@ -284,7 +284,7 @@ TEST(Engine, JsonModeEndsWhenTheObjectCloses) {
   Engine engine(BaseOptions());
   const auto& tok = engine.tokenizer();
   auto req = Greedy(Prompt(12, 40), 50);
-  req.json_object = true;
+  req.json_schema = std::make_shared<const sample::JsonSchema>(sample::JsonSchema::AnyObject());
   // Pushed towards closing: "}" wherever it is allowed, so the object ends within a few tokens.
   for (int32_t id : tok.Encode("}", false, false)) req.sampling.logit_bias.push_back({id, 40.0f});
   const Result r = Collect(*engine.Submit(req));

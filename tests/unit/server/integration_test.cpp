@@ -209,14 +209,35 @@ TEST_F(ServerIntegration, JsonModeReturnsAnObject) {
     if (delta.contains("content")) streamed += delta["content"].get<std::string>();
   }
   EXPECT_EQ(streamed, content);
+}
 
-  body = ChatBody("x", 4);
-  body["response_format"] = {{"type", "json_schema"},
-                             {"json_schema", {{"name", "s"}, {"schema", json::object()}}}};
+// Structured Outputs: the reply fits the schema even though the model is random.
+TEST_F(ServerIntegration, JsonSchemaReturnsAFittingObject) {
+  const json schema = {
+      {"type", "object"},
+      {"properties", {{"ok", {{"type", "boolean"}}}, {"level", {{"enum", {"low", "high"}}}}}},
+      {"required", {"ok", "level"}},
+      {"additionalProperties", false}};
+  json body = ChatBody("Answer in JSON", 120);
+  body["response_format"] = {
+      {"type", "json_schema"},
+      {"json_schema", {{"name", "answer"}, {"strict", true}, {"schema", schema}}}};
+  const json r = PostOk("/v1/chat/completions", body);
+  const std::string content = r["choices"][0]["message"]["content"];
+  ASSERT_EQ(r["choices"][0]["finish_reason"], "stop") << content;
+  const json reply = json::parse(content);
+  ASSERT_EQ(reply.size(), 2u) << content;
+  EXPECT_TRUE(reply["ok"].is_boolean()) << content;
+  EXPECT_TRUE(reply["level"] == "low" || reply["level"] == "high") << content;
+
+  body["response_format"]["json_schema"]["schema"]["properties"]["level"] = {{"type", "string"},
+                                                                             {"pattern", "^x"}};
   auto bad = Post("/v1/chat/completions", body);
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
-  EXPECT_EQ(json::parse(bad->body)["error"]["param"], "response_format.type");
+  EXPECT_EQ(json::parse(bad->body)["error"]["param"], "response_format.json_schema.schema");
+  EXPECT_NE(json::parse(bad->body)["error"]["message"].get<std::string>().find("pattern"),
+            std::string::npos);
 }
 
 TEST_F(ServerIntegration, Errors) {

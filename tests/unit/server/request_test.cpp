@@ -106,13 +106,23 @@ TEST(ParseChat, AllFields) {
 }
 
 TEST(ParseChat, ResponseFormat) {
-  EXPECT_FALSE(ParseChatRequest(Chat(), 1000).params.json_object);
-  EXPECT_FALSE(
-      ParseChatRequest(Chat({{"response_format", {{"type", "text"}}}}), 1000).params.json_object);
+  EXPECT_EQ(ParseChatRequest(Chat(), 1000).params.json_schema, nullptr);
+  EXPECT_EQ(
+      ParseChatRequest(Chat({{"response_format", {{"type", "text"}}}}), 1000).params.json_schema,
+      nullptr);
   const ChatRequest r =
       ParseChatRequest(Chat({{"response_format", {{"type", "json_object"}}}}), 1000);
-  EXPECT_TRUE(r.params.json_object);
-  EXPECT_TRUE(MakeGenerationRequest(r.params, {1, 2}, 0, 0).json_object);
+  ASSERT_NE(r.params.json_schema, nullptr);
+  EXPECT_EQ(MakeGenerationRequest(r.params, {1, 2}, 0, 0).json_schema, r.params.json_schema);
+  const json schema = {{"type", "object"}, {"properties", {{"a", {{"type", "integer"}}}}}};
+  const ChatRequest s = ParseChatRequest(
+      Chat({{"response_format",
+             {{"type", "json_schema"}, {"json_schema", {{"name", "x"}, {"schema", schema}}}}}}),
+      1000);
+  ASSERT_NE(s.params.json_schema, nullptr);
+  EXPECT_EQ(s.params.json_schema->nodes[static_cast<size_t>(s.params.json_schema->root)]
+                .properties.size(),
+            1u);
 }
 
 TEST(ParseChat, ContentParts) {
@@ -171,9 +181,17 @@ TEST(ParseChat, ErrorsNameTheField) {
   EXPECT_EQ(ChatErrorParam(Chat({{"response_format", json::object()}})), "response_format.type");
   EXPECT_EQ(ChatErrorParam(Chat({{"response_format", {{"type", "yaml"}}}})),
             "response_format.type");
-  EXPECT_EQ(ChatErrorParam(Chat({{"response_format",
-                                  {{"type", "json_schema"}, {"json_schema", {{"name", "x"}}}}}})),
-            "response_format.type");
+  EXPECT_EQ(ChatErrorParam(Chat({{"response_format", {{"type", "json_schema"}}}})),
+            "response_format.json_schema");
+  EXPECT_EQ(ChatErrorParam(
+                Chat({{"response_format",
+                       {{"type", "json_schema"}, {"json_schema", {{"schema", json::object()}}}}}})),
+            "response_format.json_schema.name");
+  EXPECT_EQ(ChatErrorParam(
+                Chat({{"response_format",
+                       {{"type", "json_schema"},
+                        {"json_schema", {{"name", "x"}, {"schema", {{"type", "string"}}}}}}}})),
+            "response_format.json_schema.schema");
   EXPECT_EQ(ChatErrorParam(Chat({{"model", 5}})), "model");
   EXPECT_EQ(ChatErrorParam(Chat({{"tool_choice", "required"}})), "tool_choice");
   EXPECT_EQ(ChatErrorParam(

@@ -1,0 +1,56 @@
+// The JSON shapes a constrained reply may take: a small schema language that JSON mode
+// (any object) and OpenAI's Structured Outputs (`json_schema`, compiled by the server) both
+// become. Nodes refer to each other by index, so recursive schemas ($ref) are fine.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ts::sample {
+
+enum JsonType : uint8_t {
+  kJsonNull = 1,
+  kJsonBool = 2,
+  kJsonInteger = 4,
+  kJsonNumber = 8,  // any number, integers included
+  kJsonString = 16,
+  kJsonArray = 32,
+  kJsonObject = 64,
+  kJsonAny = 127,
+};
+
+struct JsonSchemaNode {
+  static constexpr int kMaxChoices = 64;  // enum values, object properties
+
+  uint8_t types = kJsonAny;
+  // enum / const: when non-empty the value must be one of these JSON texts exactly (as
+  // nlohmann::json::dump writes them), whatever `types` says.
+  std::vector<std::string> literals;
+
+  // Objects. With properties: exactly these keys (each key's JSON text in key_literals), in
+  // this order, the optional ones skippable. Without: any keys, values of node 0.
+  struct Property {
+    std::string key_literal;  // the key as JSON text, quotes included
+    int schema = 0;
+    bool required = true;
+  };
+  std::vector<Property> properties;
+
+  // Arrays: items of node `items`, between min_items and max_items (-1: no limit) of them.
+  int items = 0;
+  int min_items = 0;
+  int max_items = -1;
+};
+
+// Node 0 is always "any JSON value"; the reply is the root node, which must accept objects
+// only (the top level of a reply is an object, as with OpenAI).
+struct JsonSchema {
+  std::vector<JsonSchemaNode> nodes;
+  int root = 1;
+
+  // Returns the schema of JSON mode: any object.
+  static JsonSchema AnyObject();
+};
+
+}  // namespace ts::sample
