@@ -34,9 +34,12 @@ struct OwnedStack {
 struct ProbeStack {
   static constexpr size_t kLocal = 24;
   static constexpr size_t kMaxBytes = 16;  // pieces up to this long always fit
+  explicit ProbeStack(const std::vector<Frame>* committed)
+      : base(committed), base_size(committed->size()) {}
+
   const std::vector<Frame>* base;
   size_t base_size;
-  std::array<Frame, kLocal> local{};
+  std::array<Frame, kLocal> local;  // left uninitialized: written before read
   size_t n_local = 0;
 
   size_t size() const { return base_size + n_local; }
@@ -462,7 +465,7 @@ JsonPrefix::JsonPrefix(std::shared_ptr<const JsonSchema> schema) : schema_(std::
 bool JsonPrefix::CanFeed(std::string_view bytes) const {
   Lexer lex = lexer_;
   if (bytes.size() <= ProbeStack::kMaxBytes) {
-    ProbeStack probe{&stack_, stack_.size()};
+    ProbeStack probe(&stack_);
     return Machine<ProbeStack>{*schema_, lex, probe}.FeedAll(bytes);
   }
   std::vector<Frame> copy = stack_;

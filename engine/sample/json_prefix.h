@@ -80,10 +80,10 @@ class JsonPrefix {
     uint8_t whitespace_run = 0;  // bytes of the current run of whitespace
     bool newline_run = false;    // the run began with a newline
   };
-  struct Frame {
-    int node = 0;   // schema node of the container
-    char kind = 0;  // '{' or '['
-    int next = 0;   // object with properties: index of the next property; array: items so far
+  struct Frame {  // trivial, so a probe's scratch frames cost nothing to set up
+    int node;     // schema node of the container
+    char kind;    // '{' or '['
+    int next;     // object with properties: index of the next property; array: items so far
   };
 
  private:
