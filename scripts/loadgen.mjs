@@ -1,11 +1,18 @@
 #!/usr/bin/env node
-// Load generator for a running ternserve: N concurrent streaming chat clients (plain
-// fetch + SSE parsing, no dependencies). Bounded by a request count and a time limit per
-// level; loopback servers only. Reports requests/s, aggregate generated tokens/s, and
-// time-to-first-token / inter-token latency p50 and p99 per concurrency level.
+// Load generator for a running ternserve, after vLLM's serving benchmark: N concurrent
+// streaming chat clients (plain fetch + SSE parsing, no dependencies). Bounded by a request
+// count and a time limit per level; loopback servers only. Reports per concurrency level:
+// requests/s, generated and total (prompt + generated) tokens/s, the speed-up of generated
+// tokens/s over the first level, time to first token, time per output token (after the first)
+// and inter-token latency, mean / p50 / p99.
+//
+// By default every request sends the same short prompt (its chat-template head and first
+// block come from the prefix cache); --input-words N gives each request its own prompt of N
+// random words instead, as vLLM's random dataset does.
 //
 //   node scripts/loadgen.mjs --url http://127.0.0.1:8080 --concurrency 1,4,8,16 \
-//        --requests 32 --max-tokens 64 [--top-p 0.9] [--duration 60] [--api-key K] [--json]
+//        --requests 32 --max-tokens 64 [--input-words 200] [--top-p 0.9] [--duration 60] \
+//        [--api-key K] [--json]
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({
@@ -17,6 +24,7 @@ const { values: args } = parseArgs({
     'max-tokens': { type: 'string', default: '64' },
     'top-p': { type: 'string', default: '' },          // sent only when given
     prompt: { type: 'string', default: 'Write a long story about a lighthouse keeper.' },
+    'input-words': { type: 'string', default: '0' },  // > 0: a distinct random prompt per request
     'api-key': { type: 'string', default: process.env.TERNSERVE_API_KEY ?? '' },
     model: { type: 'string', default: '' },
     json: { type: 'boolean', default: false },
@@ -32,6 +40,7 @@ const levels = args.concurrency.split(',').map(Number).filter((n) => n > 0);
 const maxRequests = Number(args.requests);
 const durationMs = Number(args.duration) * 1000;
 const maxTokens = Number(args['max-tokens']);
+const inputWords = Number(args['input-words']);
 const headers = { 'Content-Type': 'application/json' };
 if (args['api-key']) headers.Authorization = `Bearer ${args['api-key']}`;
 
@@ -41,11 +50,31 @@ function percentile(sorted, p) {
   return sorted[i];
 }
 
-// One streaming request; returns {ok, ttftMs, itlMs[], tokens}.
+const kWords = ('the of and to in is was that for on with as by at from his her they this had not ' +
+  'are but were one all which she there been their has when who will more no if out so said what ' +
+  'up its about into than them can only other new some could time these two may then do first any ' +
+  'my now such like our over man me even most made after also did many before must through back ' +
+  'years where much your way well down should because each just those people how too little state ' +
+  'good very make world still own see men work long get here between both life being under never ' +
+  'day same another know while last might us great old year off come since against go came right ' +
+  'used take three lighthouse keeper storm harbor ship sea light night wind stone tower island').split(' ');
+
+// A prompt of inputWords words, different for every seed (xorshift, so runs repeat exactly).
+function randomPrompt(seed) {
+  let x = (seed + 1) * 2654435761 >>> 0 || 1;
+  const words = [];
+  for (let i = 0; i < inputWords; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    words.push(kWords[x % kWords.length]);
+  }
+  return `${seed}: ${words.join(' ')}`;
+}
+
+// One streaming request; returns {ok, ttftMs, itlMs[], tokens, promptTokens, e2eMs}.
 async function oneRequest(seed) {
   const body = {
     model: args.model || undefined,
-    messages: [{ role: 'user', content: args.prompt }],
+    messages: [{ role: 'user', content: inputWords > 0 ? randomPrompt(seed) : args.prompt }],
     max_tokens: maxTokens,
     temperature: 0.8,
     top_p: args['top-p'] ? Number(args['top-p']) : undefined,
@@ -70,6 +99,7 @@ async function oneRequest(seed) {
   let last = null;
   const itlMs = [];
   let tokens = 0;
+  let promptTokens = 0;
   let pieces = 0;
   for await (const bytes of res.body) {
     buffer += decoder.decode(bytes, { stream: true });
@@ -81,7 +111,10 @@ async function oneRequest(seed) {
       const data = event.slice(6);
       if (data === '[DONE]') continue;
       const chunk = JSON.parse(data);
-      if (chunk.usage) tokens = chunk.usage.completion_tokens;
+      if (chunk.usage) {
+        tokens = chunk.usage.completion_tokens;
+        promptTokens = chunk.usage.prompt_tokens;
+      }
       const content = chunk.choices?.[0]?.delta?.content;
       if (content) {
         const now = performance.now();
@@ -92,7 +125,7 @@ async function oneRequest(seed) {
       }
     }
   }
-  return { ok: true, ttftMs, itlMs, tokens: tokens || pieces };
+  return { ok: true, ttftMs, itlMs, tokens: tokens || pieces, promptTokens, e2eMs: performance.now() - start };
 }
 
 async function runLevel(concurrency) {
@@ -115,16 +148,28 @@ async function runLevel(concurrency) {
   const ok = results.filter((r) => r.ok);
   const ttft = ok.map((r) => r.ttftMs).filter((x) => x !== null).sort((a, b) => a - b);
   const itl = ok.flatMap((r) => r.itlMs).sort((a, b) => a - b);
+  // Time per output token after the first, per request (vLLM's TPOT).
+  const tpot = ok.filter((r) => r.ttftMs !== null && r.tokens > 1)
+    .map((r) => (r.e2eMs - r.ttftMs) / (r.tokens - 1)).sort((a, b) => a - b);
   const tokens = ok.reduce((s, r) => s + r.tokens, 0);
+  const promptTokens = ok.reduce((s, r) => s + r.promptTokens, 0);
+  const mean = (xs) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN);
   return {
     concurrency,
     requests: results.length,
     errors: results.length - ok.length,
     seconds: +seconds.toFixed(2),
     requests_per_s: +(ok.length / seconds).toFixed(3),
+    prompt_tokens: promptTokens,
     generated_tokens_per_s: +(tokens / seconds).toFixed(1),
+    total_tokens_per_s: +((tokens + promptTokens) / seconds).toFixed(1),
+    ttft_ms_mean: +mean(ttft).toFixed(1),
     ttft_ms_p50: +percentile(ttft, 50).toFixed(1),
     ttft_ms_p99: +percentile(ttft, 99).toFixed(1),
+    tpot_ms_mean: +mean(tpot).toFixed(2),
+    tpot_ms_p50: +percentile(tpot, 50).toFixed(2),
+    tpot_ms_p99: +percentile(tpot, 99).toFixed(2),
+    itl_ms_mean: +mean(itl).toFixed(2),
     itl_ms_p50: +percentile(itl, 50).toFixed(2),
     itl_ms_p99: +percentile(itl, 99).toFixed(2),
   };
@@ -138,13 +183,18 @@ if (!health || health.status !== 200) {
 const rows = [];
 for (const c of levels) {
   const row = await runLevel(c);
+  row.speedup = rows.length ? +(row.generated_tokens_per_s / rows[0].generated_tokens_per_s).toFixed(2) : 1;
   rows.push(row);
   if (!args.json) {
     console.log(
       `c=${String(c).padStart(3)}  req=${row.requests} err=${row.errors}  ${row.requests_per_s} req/s  ` +
-        `${row.generated_tokens_per_s} tok/s  TTFT p50 ${row.ttft_ms_p50} ms p99 ${row.ttft_ms_p99} ms  ` +
-        `ITL p50 ${row.itl_ms_p50} ms p99 ${row.itl_ms_p99} ms`,
+        `${row.generated_tokens_per_s} tok/s (x${row.speedup})  total ${row.total_tokens_per_s} tok/s  ` +
+        `TTFT mean ${row.ttft_ms_mean} p50 ${row.ttft_ms_p50} p99 ${row.ttft_ms_p99} ms  ` +
+        `TPOT mean ${row.tpot_ms_mean} p50 ${row.tpot_ms_p50} p99 ${row.tpot_ms_p99} ms  ` +
+        `ITL p50 ${row.itl_ms_p50} p99 ${row.itl_ms_p99} ms`,
     );
   }
 }
-if (args.json) console.log(JSON.stringify({ max_tokens: maxTokens, levels: rows }, null, 2));
+if (args.json) {
+  console.log(JSON.stringify({ max_tokens: maxTokens, input_words: inputWords, levels: rows }, null, 2));
+}

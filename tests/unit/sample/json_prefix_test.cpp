@@ -155,5 +155,116 @@ TEST(JsonPrefix, CanFeedAgreesWithFeed) {
   EXPECT_GT(accepted, 100);  // the random pieces do exercise the accepting paths
 }
 
+// A schema with declared keys, optional ones, enums, bounded arrays and alternatives, built by
+// hand as the server's compiler would: {"a": [{"b": "x" | "yz", "c": int}, 1..3 of them],
+// "d"?: string | null}.
+std::shared_ptr<const JsonSchema> RecordsSchema() {
+  JsonSchema s;
+  s.nodes.resize(7);
+  s.root = 1;
+  s.nodes[1].types = kJsonObject;
+  s.nodes[1].properties = {{"\"a\"", 2, true}, {"\"d\"", 5, false}};
+  s.nodes[2].types = kJsonArray;
+  s.nodes[2].items = 3;
+  s.nodes[2].min_items = 1;
+  s.nodes[2].max_items = 3;
+  s.nodes[3].types = kJsonObject;
+  s.nodes[3].properties = {{"\"b\"", 4, true}, {"\"c\"", 6, true}};
+  s.nodes[4].literals = {"\"x\"", "\"yz\""};
+  s.nodes[5].types = kJsonString | kJsonNull;
+  s.nodes[6].types = kJsonInteger;
+  return std::make_shared<const JsonSchema>(std::move(s));
+}
+
+bool FitsRecords(const nlohmann::json& v) {
+  if (!v.is_object() || !v.contains("a") || v.size() != (v.contains("d") ? 2u : 1u)) return false;
+  const auto& a = v["a"];
+  if (!a.is_array() || a.empty() || a.size() > 3) return false;
+  for (const auto& r : a) {
+    if (!r.is_object() || r.size() != 2 || !r.contains("b") || !r.contains("c")) return false;
+    if (r["b"] != "x" && r["b"] != "yz") return false;
+    if (!r["c"].is_number_integer()) return false;
+  }
+  return !v.contains("d") || v["d"].is_string() || v["d"].is_null();
+}
+
+// Random walks through the schema: at every step every fragment (and a few random
+// concatenations, some too long for the probe) is offered, CanFeed must agree with Feed for
+// each, and the walk goes on with one of those accepted; every completed text must parse and
+// fit the schema.
+TEST(JsonPrefix, SchemaWalksAgreeWithFeedAndFit) {
+  const std::vector<std::string> fragments = {"{",
+                                              "}",
+                                              "[",
+                                              "]",
+                                              ",",
+                                              ":",
+                                              " ",
+                                              "\n  ",
+                                              "\"a\"",
+                                              "\"b\"",
+                                              "\"c\"",
+                                              "\"d\"",
+                                              "\"x\"",
+                                              "\"yz\"",
+                                              "\"y",
+                                              "z\"",
+                                              "1",
+                                              "23",
+                                              "-",
+                                              "null",
+                                              "nu",
+                                              "ll",
+                                              "\"s",
+                                              "t\"",
+                                              "\"a\": [",
+                                              "}, {",
+                                              "1.5",
+                                              "0",
+                                              "e3",
+                                              "[]",
+                                              "{}",
+                                              "}]",
+                                              "\"a\": [{\"b\": \"x\", \"c\": 1}",
+                                              "{\"b\":\"yz\",\"c\":2}"};
+  const auto schema = RecordsSchema();
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<size_t> pick(0, fragments.size() - 1);
+  int completed = 0, steps = 0;
+  for (int walk = 0; walk < 300; ++walk) {
+    JsonPrefix p(schema);
+    std::string text;
+    for (int step = 0; step < 120 && !p.complete(); ++step) {
+      std::vector<std::string> offers = fragments;
+      for (int k = 0; k < 3; ++k) {
+        std::string long_piece;
+        for (int n = 0; n < 6; ++n) long_piece += fragments[pick(rng)];
+        offers.push_back(long_piece);
+      }
+      std::vector<std::string> accepted;
+      for (const std::string& piece : offers) {
+        JsonPrefix copy = p;
+        const bool fed = copy.Feed(piece);
+        ASSERT_EQ(p.CanFeed(piece), fed) << text << " + " << piece;
+        if (fed) accepted.push_back(piece);
+      }
+      ASSERT_FALSE(accepted.empty()) << text;  // some fragment always continues
+      const std::string& next =
+          accepted[std::uniform_int_distribution<size_t>(0, accepted.size() - 1)(rng)];
+      ASSERT_TRUE(p.Feed(next));
+      text += next;
+      ++steps;
+    }
+    if (p.complete()) {
+      ++completed;
+      ASSERT_TRUE(nlohmann::json::accept(text)) << text;
+      EXPECT_TRUE(FitsRecords(nlohmann::json::parse(text))) << text;
+    }
+  }
+  EXPECT_GT(completed, 30);  // the walks do reach the end of the schema
+  RecordProperty("completed", completed);
+  RecordProperty("steps", steps);
+}
+
 }  // namespace
 }  // namespace ts::sample
