@@ -249,8 +249,9 @@ std::shared_ptr<const sample::TokenPieces> Engine::Impl::JsonPieces() {
     auto pieces = std::make_shared<sample::TokenPieces>(static_cast<size_t>(tok.n_vocab()));
     for (int32_t id = 0; id < tok.n_vocab(); ++id) {
       // Special tokens render as their text ("<|eot_id|>"), which is not what they mean.
-      if (!tok.IsSpecial(id) && !tok.IsEndOfGeneration(id))
+      if (!tok.IsSpecial(id) && !tok.IsEndOfGeneration(id)) {
         (*pieces)[static_cast<size_t>(id)] = tok.TokenToPiece(id);
+      }
     }
     json_pieces = std::move(pieces);
   });

@@ -8,7 +8,8 @@
 //
 // By default every request sends the same short prompt (its chat-template head and first
 // block come from the prefix cache); --input-words N gives each request its own prompt of N
-// random words instead, as vLLM's random dataset does.
+// random words instead, as vLLM's random dataset does (new ones every run and level, so the
+// prefix cache cannot serve them; --input-seed S repeats a run's prompts).
 //
 //   node scripts/loadgen.mjs --url http://127.0.0.1:8080 --concurrency 1,4,8,16 \
 //        --requests 32 --max-tokens 64 [--input-words 200] [--top-p 0.9] [--duration 60] \
@@ -25,6 +26,7 @@ const { values: args } = parseArgs({
     'top-p': { type: 'string', default: '' },          // sent only when given
     prompt: { type: 'string', default: 'Write a long story about a lighthouse keeper.' },
     'input-words': { type: 'string', default: '0' },  // > 0: a distinct random prompt per request
+    'input-seed': { type: 'string', default: '' },    // the prompts' seed (default: new each run)
     'api-key': { type: 'string', default: process.env.TERNSERVE_API_KEY ?? '' },
     model: { type: 'string', default: '' },
     json: { type: 'boolean', default: false },
@@ -41,6 +43,10 @@ const maxRequests = Number(args.requests);
 const durationMs = Number(args.duration) * 1000;
 const maxTokens = Number(args['max-tokens']);
 const inputWords = Number(args['input-words']);
+// Prompts differ across levels and runs (unless --input-seed repeats a run), so none is served
+// from the prefix cache of an earlier one.
+const inputSeed = args['input-seed'] ? Number(args['input-seed']) : Date.now() % 1000000007;
+let promptsIssued = 0;
 const headers = { 'Content-Type': 'application/json' };
 if (args['api-key']) headers.Authorization = `Bearer ${args['api-key']}`;
 
@@ -59,22 +65,23 @@ const kWords = ('the of and to in is was that for on with as by at from his her 
   'day same another know while last might us great old year off come since against go came right ' +
   'used take three lighthouse keeper storm harbor ship sea light night wind stone tower island').split(' ');
 
-// A prompt of inputWords words, different for every seed (xorshift, so runs repeat exactly).
-function randomPrompt(seed) {
-  let x = (seed + 1) * 2654435761 >>> 0 || 1;
+// A prompt of inputWords words, different for every call (xorshift from inputSeed).
+function randomPrompt() {
+  const n = promptsIssued++;
+  let x = ((inputSeed + n * 2654435761) >>> 0) || 1;
   const words = [];
   for (let i = 0; i < inputWords; i++) {
     x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
     words.push(kWords[x % kWords.length]);
   }
-  return `${seed}: ${words.join(' ')}`;
+  return `${inputSeed}.${n}: ${words.join(' ')}`;
 }
 
 // One streaming request; returns {ok, ttftMs, itlMs[], tokens, promptTokens, e2eMs}.
 async function oneRequest(seed) {
   const body = {
     model: args.model || undefined,
-    messages: [{ role: 'user', content: inputWords > 0 ? randomPrompt(seed) : args.prompt }],
+    messages: [{ role: 'user', content: inputWords > 0 ? randomPrompt() : args.prompt }],
     max_tokens: maxTokens,
     temperature: 0.8,
     top_p: args['top-p'] ? Number(args['top-p']) : undefined,

@@ -20,32 +20,14 @@ constexpr int kMaxNodes = 1024;
 constexpr int kMaxNesting = 32;  // schema nesting (the reply's own nesting is capped separately)
 
 // Assertions a reply could break if they were ignored.
-constexpr std::array<std::string_view, 26> kUnsupported = {"pattern",
-                                                           "minLength",
-                                                           "maxLength",
-                                                           "minimum",
-                                                           "maximum",
-                                                           "exclusiveMinimum",
-                                                           "exclusiveMaximum",
-                                                           "multipleOf",
-                                                           "uniqueItems",
-                                                           "minProperties",
-                                                           "maxProperties",
-                                                           "patternProperties",
-                                                           "propertyNames",
-                                                           "dependentRequired",
-                                                           "dependentSchemas",
-                                                           "dependencies",
-                                                           "if",
-                                                           "then",
-                                                           "else",
-                                                           "not",
-                                                           "allOf",
-                                                           "prefixItems",
-                                                           "contains",
-                                                           "unevaluatedProperties",
-                                                           "unevaluatedItems",
-                                                           "additionalItems"};
+// clang-format off
+constexpr std::array<std::string_view, 26> kUnsupported = {
+    "pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
+    "exclusiveMaximum", "multipleOf", "uniqueItems", "minProperties", "maxProperties",
+    "patternProperties", "propertyNames", "dependentRequired", "dependentSchemas", "dependencies",
+    "if", "then", "else", "not", "allOf", "prefixItems", "contains", "unevaluatedProperties",
+    "unevaluatedItems", "additionalItems"};
+// clang-format on
 
 class Compiler {
  public:
@@ -74,7 +56,8 @@ class Compiler {
 
  private:
   [[noreturn]] void Fail(const std::string& path, const std::string& what) const {
-    throw BadRequest(param_ + (path.empty() ? "" : " at " + path) + ": " + what, param_);
+    const std::string where = !path.empty() && path[0] == '.' ? path.substr(1) : path;
+    throw BadRequest(param_ + (where.empty() ? "" : " at " + where) + ": " + what, param_);
   }
 
   int NewNode() {
@@ -197,6 +180,13 @@ class Compiler {
         }
       }
     }
+    // Without properties, additionalProperties says what the values are (a map); beside
+    // properties it is moot, since only the declared keys are written.
+    const auto additional = s.find("additionalProperties");
+    node.closed = !node.properties.empty() || (additional != s.end() && *additional == false);
+    if (additional != s.end() && additional->is_object() && node.properties.empty()) {
+      node.values = Sub(*additional, path + ".additionalProperties", depth + 1);
+    }
     if (const auto items = s.find("items"); items != s.end()) {
       if (!items->is_object() && !items->is_boolean()) Fail(path, "'items' must be a schema");
       node.items = Sub(*items, path + ".items", depth + 1);
@@ -239,8 +229,11 @@ class Compiler {
              "tells apart)");
       }
       merged.types |= alt.types;
-      if (!alt.properties.empty() || (alt.types & sample::kJsonObject))
+      if (alt.types & sample::kJsonObject) {
+        merged.closed = alt.closed;
+        merged.values = alt.values;
         merged.properties = alt.properties;
+      }
       if (alt.types & sample::kJsonArray) {
         merged.items = alt.items;
         merged.min_items = alt.min_items;

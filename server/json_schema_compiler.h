@@ -2,10 +2,11 @@
 // JSON Schema compiled into the engine's schema language (engine/sample/json_schema.h).
 //
 // Supported: type (one or several), enum, const, properties + required (keys then come in the
-// declared order, the optional ones skippable; no other keys), items, minItems, maxItems,
+// declared order, the optional ones skippable; no other keys), additionalProperties (false, or
+// the schema of a map's values), items, minItems, maxItems,
 // anyOf / oneOf of alternatives with different types, $ref to "#", "#/$defs/..." or
 // "#/definitions/..." (recursion included). Annotations are ignored (title, description,
-// default, examples, format, additionalProperties, ...). Assertions this server does not enforce
+// default, examples, format, ...). Assertions this server does not enforce
 // (pattern, minLength, minimum, allOf, not, ...) are refused with a 400 rather than ignored, so
 // a reply never silently breaks the schema.
 #pragma once

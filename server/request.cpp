@@ -119,8 +119,6 @@ std::vector<std::pair<int32_t, float>> ParseLogitBias(const json& body, int n_vo
   return bias;
 }
 
-// Fields both endpoints share. Logprobs differ (bool + top_logprobs vs an int) and are
-// parsed by each caller.
 // Returns the schema a reply must fit: none for {"type": "text"}, any object for
 // {"type": "json_object"}, the request's for {"type": "json_schema", "json_schema": {...}}.
 std::shared_ptr<const sample::JsonSchema> ParseResponseFormat(const json& body) {
@@ -134,11 +132,9 @@ std::shared_ptr<const sample::JsonSchema> ParseResponseFormat(const json& body) 
   }
   const std::string& name = type->get_ref<const std::string&>();
   if (name == "text") return nullptr;
-  if (name == "json_object") {
-    static const auto any_object =
-        std::make_shared<const sample::JsonSchema>(sample::JsonSchema::AnyObject());
-    return any_object;
-  }
+  static const auto any_object =
+      std::make_shared<const sample::JsonSchema>(sample::JsonSchema::AnyObject());
+  if (name == "json_object") return any_object;
   if (name != "json_schema") {
     throw BadRequest(
         "'response_format.type' must be 'text', 'json_object' or 'json_schema', not '" + name + "'",
@@ -155,14 +151,12 @@ std::shared_ptr<const sample::JsonSchema> ParseResponseFormat(const json& body) 
                      "response_format.json_schema.name");
   }
   const auto schema = spec->find("schema");
-  if (schema == spec->end() || schema->is_null()) {
-    static const auto any_object =
-        std::make_shared<const sample::JsonSchema>(sample::JsonSchema::AnyObject());
-    return any_object;
-  }
+  if (schema == spec->end() || schema->is_null()) return any_object;
   return CompileJsonSchema(*schema, "response_format.json_schema.schema");
 }
 
+// Fields both endpoints share. Logprobs differ (bool + top_logprobs vs an int) and are
+// parsed by each caller.
 GenerationParams ParseCommon(const json& body, int n_vocab, const RequestLimits& limits) {
   if (!body.is_object()) throw BadRequest("the request body must be a JSON object");
   GenerationParams p;

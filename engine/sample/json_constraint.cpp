@@ -4,9 +4,6 @@
 
 namespace ts::sample {
 
-JsonConstraint::JsonConstraint(std::shared_ptr<const TokenPieces> pieces)
-    : pieces_(std::move(pieces)) {}
-
 JsonConstraint::JsonConstraint(std::shared_ptr<const TokenPieces> pieces,
                                std::shared_ptr<const JsonSchema> schema)
     : pieces_(std::move(pieces)), prefix_(std::move(schema)) {}

@@ -20,9 +20,7 @@ using TokenPieces = std::vector<std::string>;
 
 class JsonConstraint : public TokenConstraint {
  public:
-  // Any JSON object (JSON mode).
-  explicit JsonConstraint(std::shared_ptr<const TokenPieces> pieces);
-  // An object fitting schema (Structured Outputs).
+  // An object fitting schema (JSON mode: JsonSchema::AnyObject()).
   JsonConstraint(std::shared_ptr<const TokenPieces> pieces,
                  std::shared_ptr<const JsonSchema> schema);
 

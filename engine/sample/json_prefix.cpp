@@ -249,10 +249,10 @@ struct Machine {
     if (c != '"') return false;
     const Frame& f = stack.top();
     const Node& n = node(f.node);
-    if (n.properties.empty()) {
+    if (!n.closed) {
       lex.mode = Mode::kString;
       lex.string_is_key = true;
-      lex.value_node = 0;
+      lex.value_node = n.values;
       return true;
     }
     // Candidates: the properties from the next one up to the first required one.
@@ -412,8 +412,7 @@ struct Machine {
         if (stack.top().kind == '{') {
           const Frame& f = stack.top();
           const Node& n = node(f.node);
-          if (!n.properties.empty() && static_cast<size_t>(f.next) >= n.properties.size())
-            return false;
+          if (n.closed && static_cast<size_t>(f.next) >= n.properties.size()) return false;
           lex.mode = Mode::kKey;
           return true;
         }
@@ -448,14 +447,6 @@ struct Machine {
 };
 
 }  // namespace
-
-JsonSchema JsonSchema::AnyObject() {
-  JsonSchema s;
-  s.nodes.resize(2);
-  s.nodes[1].types = kJsonObject;
-  s.root = 1;
-  return s;
-}
 
 JsonPrefix::JsonPrefix()
     : JsonPrefix(std::make_shared<const JsonSchema>(JsonSchema::AnyObject())) {}

@@ -28,8 +28,11 @@ struct JsonSchemaNode {
   // nlohmann::json::dump writes them), whatever `types` says.
   std::vector<std::string> literals;
 
-  // Objects. With properties: exactly these keys (each key's JSON text in key_literals), in
-  // this order, the optional ones skippable. Without: any keys, values of node 0.
+  // Objects. Closed: exactly these keys (each one's JSON text in key_literal), in this order,
+  // the optional ones skippable; none when there are no properties. Open: any keys, values of
+  // node `values`.
+  bool closed = false;
+  int values = 0;
   struct Property {
     std::string key_literal;  // the key as JSON text, quotes included
     int schema = 0;
@@ -50,7 +53,12 @@ struct JsonSchema {
   int root = 1;
 
   // Returns the schema of JSON mode: any object.
-  static JsonSchema AnyObject();
+  static JsonSchema AnyObject() {
+    JsonSchema s;
+    s.nodes.resize(2);
+    s.nodes[1].types = kJsonObject;
+    return s;
+  }
 };
 
 }  // namespace ts::sample

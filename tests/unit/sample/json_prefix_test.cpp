@@ -164,12 +164,14 @@ std::shared_ptr<const JsonSchema> RecordsSchema() {
   s.root = 1;
   s.nodes[1].types = kJsonObject;
   s.nodes[1].properties = {{"\"a\"", 2, true}, {"\"d\"", 5, false}};
+  s.nodes[1].closed = true;
   s.nodes[2].types = kJsonArray;
   s.nodes[2].items = 3;
   s.nodes[2].min_items = 1;
   s.nodes[2].max_items = 3;
   s.nodes[3].types = kJsonObject;
   s.nodes[3].properties = {{"\"b\"", 4, true}, {"\"c\"", 6, true}};
+  s.nodes[3].closed = true;
   s.nodes[4].literals = {"\"x\"", "\"yz\""};
   s.nodes[5].types = kJsonString | kJsonNull;
   s.nodes[6].types = kJsonInteger;

@@ -194,7 +194,7 @@ TEST(Sampler, JsonConstraintBuildsAnObjectFromTokenPieces) {
   // object, from the pieces that fit, ending when it closes.
   auto pieces =
       std::make_shared<TokenPieces>(TokenPieces{"hello", "{", "\"k\"", ":", "1", "}", ""});
-  JsonConstraint json(pieces);
+  JsonConstraint json(pieces, std::make_shared<const JsonSchema>(JsonSchema::AnyObject()));
   SamplingParams p;
   p.temperature = 0;
   Sampler s(p, 7);

@@ -140,6 +140,17 @@ TEST(JsonSchemaCompiler, ARootAllowingMoreThanObjectsIsNarrowedToObjects) {
   EXPECT_FALSE(Starts(s, "n"));
 }
 
+TEST(JsonSchemaCompiler, MapsAndClosedEmptyObjects) {
+  const auto map = Compile(R"({"type": "object", "additionalProperties": {"type": "integer"}})");
+  EXPECT_TRUE(Fits(map, R"({"x": 1, "anything": -2})"));
+  EXPECT_FALSE(Starts(map, R"({"x": "1")"));
+  const auto empty =
+      Compile(R"({"type": "object", "properties": {}, "additionalProperties": false})");
+  EXPECT_TRUE(Fits(empty, "{}"));
+  EXPECT_FALSE(Starts(empty, R"({")"));
+  EXPECT_TRUE(Fits(Compile(R"({"type": "object"})"), R"({"free": [true]})"));
+}
+
 TEST(JsonSchemaCompiler, MinAndMaxItems) {
   const auto s = Compile(R"({"type": "object", "properties": {"a": {"type": "array", "minItems": 2,
                             "maxItems": 3}}, "required": ["a"]})");
