@@ -219,6 +219,7 @@ TEST_F(ServerIntegration, JsonSchemaReturnsAFittingObject) {
       {"required", {"ok", "level"}},
       {"additionalProperties", false}};
   json body = ChatBody("Answer in JSON", 120);
+  body["logit_bias"] = {{"198", -100}};  // no "\n": at most one space between tokens
   body["response_format"] = {
       {"type", "json_schema"},
       {"json_schema", {{"name", "answer"}, {"strict", true}, {"schema", schema}}}};
