@@ -89,23 +89,14 @@ int NumberByte(Lexer& lex, uint8_t c) {
   if (fraction_or_exponent && lex.integer_only) return -1;
   switch (lex.number) {
     case Number::kMinus:
-      if (c == '0')
-        lex.number = Number::kZero;
-      else if (digit)
-        lex.number = Number::kInt;
-      else
-        return -1;
+      if (!digit) return -1;
+      lex.number = c == '0' ? Number::kZero : Number::kInt;
       return 1;
     case Number::kZero:
     case Number::kInt:
-      if (digit && lex.number == Number::kInt) return 1;
-      if (digit) return -1;  // no leading zeros
-      if (c == '.')
-        lex.number = Number::kDot;
-      else if (c == 'e' || c == 'E')
-        lex.number = Number::kExp;
-      else
-        return 0;
+      if (digit) return lex.number == Number::kInt ? 1 : -1;  // no leading zeros
+      if (c != '.' && c != 'e' && c != 'E') return 0;
+      lex.number = c == '.' ? Number::kDot : Number::kExp;
       return 1;
     case Number::kDot:
       if (!digit) return -1;
@@ -117,12 +108,8 @@ int NumberByte(Lexer& lex, uint8_t c) {
       lex.number = Number::kExp;
       return 1;
     case Number::kExp:
-      if (c == '+' || c == '-')
-        lex.number = Number::kExpSign;
-      else if (digit)
-        lex.number = Number::kExpDigits;
-      else
-        return -1;
+      if (!digit && c != '+' && c != '-') return -1;
+      lex.number = digit ? Number::kExpDigits : Number::kExpSign;
       return 1;
     case Number::kExpSign:
       if (!digit) return -1;
