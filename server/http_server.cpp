@@ -21,6 +21,7 @@
 #include "server/request.h"
 #include "server/request_body.h"
 #include "server/response.h"
+#include "server/tokenize.h"
 
 namespace ts::server {
 namespace {
@@ -228,6 +229,8 @@ struct HttpServer::Impl {
       http.Post(p + "/completions", PostRoute(&Impl::Completions));
       http.Get(p + "/models", Route(&Impl::ListModels));
       http.Get(p + "/models/(.+)", Route(&Impl::GetModel));
+      http.Post(p + "/tokenize", PostRoute(&Impl::Tokenize));
+      http.Post(p + "/detokenize", PostRoute(&Impl::Detokenize));
     }
     // Any other path with a body: 404 without reading it (httplib would otherwise read it
     // whole, unbounded when chunked, before answering 404).
@@ -307,6 +310,28 @@ struct HttpServer::Impl {
                    "The model '" + id + "' does not exist: this server serves '" + served +
                        "' (--model-alias serves it under another name)",
                    "model", "model_not_found", "invalid_request_error");
+  }
+
+  // Token counting, as llama-server and vLLM offer it (tokenize.h).
+  void Tokenize(const httplib::Request&, const std::string& body, httplib::Response& res) {
+    Backend& b = LiveBackend();
+    const nlohmann::ordered_json request = ParseJsonBody(body);
+    CheckModelId(ModelField(request));
+    WriteJson(res, 200, TokenizeResponse(request, b.Tokenizer(), chat_family, b.Info().ctx_size));
+  }
+
+  void Detokenize(const httplib::Request&, const std::string& body, httplib::Response& res) {
+    Backend& b = LiveBackend();
+    const nlohmann::ordered_json request = ParseJsonBody(body);
+    CheckModelId(ModelField(request));
+    WriteJson(res, 200, DetokenizeResponse(request, b.Tokenizer()));
+  }
+
+  static std::string ModelField(const nlohmann::ordered_json& request) {
+    const auto model = request.find("model");
+    if (model == request.end() || model->is_null()) return "";
+    if (!model->is_string()) throw BadRequest("'model' must be a string", "model");
+    return model->get<std::string>();
   }
 
   void ChatCompletions(const httplib::Request& req, const std::string& body,

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <tuple>
 
 #include "engine/engine.h"
 #include "server/backend.h"
@@ -239,6 +240,51 @@ TEST_F(ServerIntegration, JsonSchemaReturnsAFittingObject) {
   EXPECT_EQ(json::parse(bad->body)["error"]["param"], "response_format.json_schema.schema");
   EXPECT_NE(json::parse(bad->body)["error"]["message"].get<std::string>().find("pattern"),
             std::string::npos);
+}
+
+TEST_F(ServerIntegration, TokenizeAndDetokenize) {
+  // llama-server's shape: "content", no BOS unless asked.
+  const json t = PostOk("/tokenize", {{"content", "Hello world"}});
+  ASSERT_TRUE(t["tokens"].is_array());
+  EXPECT_EQ(t["count"], t["tokens"].size());
+  EXPECT_EQ(t["max_model_len"], kCtx);
+  EXPECT_EQ(t["tokens"], json::array({15496, 995}));  // GPT-2 ids of "Hello", " world"
+  const json back = PostOk("/detokenize", {{"tokens", t["tokens"]}});
+  EXPECT_EQ(back["content"], "Hello world");
+  EXPECT_EQ(back["prompt"], "Hello world");  // vLLM's name for it
+
+  // vLLM's shape, under /v1 too, and pieces.
+  EXPECT_EQ(
+      PostOk("/v1/tokenize", {{"model", "tiny-gpt2-tq2_0"}, {"prompt", "Hello world"}})["count"],
+      2);
+  const json pieces = PostOk("/tokenize", {{"content", "Hello world"}, {"with_pieces", true}});
+  EXPECT_EQ(pieces["tokens"][1], json({{"id", 995}, {"piece", " world"}}));
+
+  // The chat form counts the prompt the model will see: the template around the message.
+  const json chat =
+      PostOk("/tokenize", {{"messages", {{{"role", "user"}, {"content", "Hello world"}}}}});
+  EXPECT_GT(chat["count"].get<int>(), 2);
+
+  for (const auto& [path, body, param] : std::vector<std::tuple<std::string, json, std::string>>{
+           {"/tokenize", json::object(), "prompt"},
+           {"/tokenize", {{"content", 5}}, "content"},
+           {"/tokenize", {{"content", "x"}, {"add_special", "yes"}}, "add_special"},
+           {"/tokenize", {{"messages", "hi"}}, "messages"},
+           {"/tokenize",
+            {{"messages", {{{"role", "user"}, {"content", "x"}}}},
+             {"add_generation_prompt", false}},
+            "add_generation_prompt"},
+           {"/detokenize", {{"tokens", {1, -1}}}, "tokens"},
+           {"/detokenize", {{"tokens", {50257}}}, "tokens"},
+           {"/detokenize", {{"tokens", "1 2"}}, "tokens"}}) {
+    auto r = Post(path, body);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << path << " " << body.dump();
+    EXPECT_EQ(json::parse(r->body)["error"]["param"], param) << path << " " << body.dump();
+  }
+  auto other_model = Post("/tokenize", {{"model", "gpt-4"}, {"content", "x"}});
+  ASSERT_TRUE(other_model);
+  EXPECT_EQ(other_model->status, 404);
 }
 
 TEST_F(ServerIntegration, Errors) {
