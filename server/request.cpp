@@ -246,7 +246,17 @@ std::string ParseContent(const json& content, const std::string& where) {
 }  // namespace
 
 json ParseJsonBody(std::string_view body) {
-  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  // Deeper bodies are refused while parsing: some paths recurse over values (dump() in error
+  // messages and schema enums), and a body of 200,000 nested arrays overflowed the stack.
+  constexpr int kMaxDepth = 128;
+  const json::parser_callback_t depth_limit = [](int depth, json::parse_event_t, json&) {
+    if (depth > kMaxDepth) {
+      throw BadRequest("the request body is nested more than " + std::to_string(kMaxDepth) +
+                       " levels deep");
+    }
+    return true;
+  };
+  json parsed = json::parse(body, depth_limit, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     for (size_t pos = 0; pos < body.size();) {
       const tokenizer::Utf8Scan scan = tokenizer::ScanUtf8(body, pos);

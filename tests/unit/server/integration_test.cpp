@@ -287,6 +287,20 @@ TEST_F(ServerIntegration, TokenizeAndDetokenize) {
   EXPECT_EQ(other_model->status, 404);
 }
 
+// A schema enum holding a value nested 200,000 levels deep crashed the server (stack overflow
+// while compiling it); the body is now refused while being parsed, and the server lives on.
+TEST_F(ServerIntegration, DeeplyNestedBodiesAreRefused) {
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  const std::string body =
+      R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema",)"
+      R"("json_schema":{"name":"x","schema":{"type":"object","properties":{"a":{"enum":[)" +
+      deep + "]}}}}}}";
+  auto r = client_->Post("/v1/chat/completions", body, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_TRUE(client_->Get("/health"));
+}
+
 TEST_F(ServerIntegration, Errors) {
   auto r = client_->Post("/v1/chat/completions", "{oops", "application/json");
   ASSERT_TRUE(r);

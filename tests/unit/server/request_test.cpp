@@ -39,6 +39,21 @@ std::string CompletionErrorParam(const json& body) {
   return "";
 }
 
+TEST(ParseJsonBody, RefusesDeepNestingBeforeAnythingRecursesOverIt) {
+  const auto nested = [](int depth) {
+    return R"({"a":)" + std::string(static_cast<size_t>(depth), '[') +
+           std::string(static_cast<size_t>(depth), ']') + "}";
+  };
+  EXPECT_NO_THROW(ParseJsonBody(nested(127)));
+  try {
+    ParseJsonBody(nested(200000));
+    FAIL() << "200000 levels accepted";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status, 400);
+    EXPECT_NE(std::string(e.what()).find("nested more than 128 levels"), std::string::npos);
+  }
+}
+
 TEST(ParseJsonBody, RejectsMalformedAndNonObjects) {
   EXPECT_THROW(ParseJsonBody("{"), ApiError);
   EXPECT_THROW(ParseJsonBody("[1]"), ApiError);
