@@ -258,12 +258,8 @@ json ParseJsonBody(std::string_view body) {
   };
   json parsed = json::parse(body, depth_limit, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
-    for (size_t pos = 0; pos < body.size();) {
-      const tokenizer::Utf8Scan scan = tokenizer::ScanUtf8(body, pos);
-      if (scan.status != tokenizer::Utf8Status::kValid) {
-        throw BadRequest("the request body is not valid UTF-8 (byte " + std::to_string(pos) + ")");
-      }
-      pos += scan.length;
+    if (const size_t bad = tokenizer::FirstInvalidUtf8(body); bad < body.size()) {
+      throw BadRequest("the request body is not valid UTF-8 (byte " + std::to_string(bad) + ")");
     }
     throw BadRequest("the request body is not valid JSON");
   }

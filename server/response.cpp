@@ -9,12 +9,6 @@ namespace {
 
 using nlohmann::json;
 
-json BytesArray(const std::string& piece) {
-  json bytes = json::array();
-  for (unsigned char c : piece) bytes.push_back(static_cast<int>(c));
-  return bytes;
-}
-
 json FinishJson(const char* finish) { return finish ? json(finish) : json(nullptr); }
 
 json Base(const ResponseMeta& meta, const char* object) {
@@ -26,6 +20,12 @@ json Base(const ResponseMeta& meta, const char* object) {
 }
 
 }  // namespace
+
+json BytesArray(const std::string& piece) {
+  json bytes = json::array();
+  for (unsigned char c : piece) bytes.push_back(static_cast<int>(c));
+  return bytes;
+}
 
 std::string NewResponseId(const std::string& prefix) {
   static constexpr char kAlphabet[] =

@@ -43,6 +43,9 @@ std::string NewResponseId(const std::string& prefix);
 // "stop", "length"; kCancelled / kError map to "stop" (the stream was cut).
 const char* WireFinishReason(FinishReason reason);
 
+// Returns a token's bytes as a JSON array of numbers (OpenAI's logprobs `bytes`).
+nlohmann::json BytesArray(const std::string& piece);
+
 nlohmann::json UsageJson(const Usage& usage);
 
 // Chat logprobs object {"content": [...]} for tokens.

@@ -9,6 +9,7 @@
 #include "server/api_error.h"
 #include "server/prompt.h"
 #include "server/request.h"
+#include "server/response.h"
 
 namespace ts::server {
 namespace {
@@ -22,15 +23,6 @@ bool Flag(const ordered_json& body, const char* name, bool fallback) {
   if (it == body.end() || it->is_null()) return fallback;
   if (!it->is_boolean()) throw BadRequest(fmt::format("'{}' must be a boolean", name), name);
   return it->get<bool>();
-}
-
-bool IsValidUtf8(const std::string& s) {
-  for (size_t pos = 0; pos < s.size();) {
-    const tokenizer::Utf8Scan scan = tokenizer::ScanUtf8(s, pos);
-    if (scan.status != tokenizer::Utf8Status::kValid) return false;
-    pos += scan.length;
-  }
-  return true;
 }
 
 }  // namespace
@@ -71,9 +63,8 @@ json TokenizeResponse(const ordered_json& body, const tokenizer::Tokenizer& tok,
     }
     // A piece that is not valid UTF-8 on its own (part of a character) goes out as its bytes.
     const std::string piece = tok.TokenToPiece(id);
-    json bytes = json::array();
-    for (const unsigned char c : piece) bytes.push_back(static_cast<int>(c));
-    tokens.push_back({{"id", id}, {"piece", IsValidUtf8(piece) ? json(piece) : bytes}});
+    const bool valid = tokenizer::FirstInvalidUtf8(piece) == piece.size();
+    tokens.push_back({{"id", id}, {"piece", valid ? json(piece) : BytesArray(piece)}});
   }
   return {{"tokens", std::move(tokens)}, {"count", ids.size()}, {"max_model_len", ctx_size}};
 }

@@ -31,6 +31,10 @@ class JsonConstraint : public TokenConstraint {
   bool complete() const { return prefix_.complete(); }
 
  private:
+  // Returns the bytes of token `id`, or null for ids out of range and empty pieces (never
+  // allowed).
+  const std::string* Piece(int32_t id) const;
+
   std::shared_ptr<const TokenPieces> pieces_;
   JsonPrefix prefix_;
 };

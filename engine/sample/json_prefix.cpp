@@ -95,7 +95,7 @@ int NumberByte(Lexer& lex, uint8_t c) {
     case Number::kZero:
     case Number::kInt:
       if (digit) return lex.number == Number::kInt ? 1 : -1;  // no leading zeros
-      if (c != '.' && c != 'e' && c != 'E') return 0;
+      if (!fraction_or_exponent) return 0;
       lex.number = c == '.' ? Number::kDot : Number::kExp;
       return 1;
     case Number::kDot:

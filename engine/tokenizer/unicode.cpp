@@ -39,6 +39,15 @@ Utf8Scan ScanUtf8(std::string_view s, size_t pos) {
   return {Utf8Status::kValid, need, cp};
 }
 
+size_t FirstInvalidUtf8(std::string_view s) {
+  for (size_t pos = 0; pos < s.size();) {
+    const Utf8Scan scan = ScanUtf8(s, pos);
+    if (scan.status != Utf8Status::kValid) return pos;
+    pos += scan.length;
+  }
+  return s.size();
+}
+
 size_t AppendSanitizedUtf8(std::string_view s, bool final, std::string* out) {
   size_t pos = 0;
   while (pos < s.size()) {

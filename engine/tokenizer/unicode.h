@@ -26,6 +26,10 @@ struct Utf8Scan {
 // Returns what starts at `s[pos]`; requires pos < s.size().
 Utf8Scan ScanUtf8(std::string_view s, size_t pos);
 
+// Returns the offset of the first byte of `s` that does not start a complete, valid character
+// (s.size() when all of `s` is valid UTF-8).
+size_t FirstInvalidUtf8(std::string_view s);
+
 // Appends `s` to `out` as valid UTF-8 (invalid sequences -> U+FFFD). When `final` is
 // false, a truncated character at the end is not consumed. Returns the bytes consumed.
 size_t AppendSanitizedUtf8(std::string_view s, bool final, std::string* out);
