@@ -16,6 +16,7 @@ namespace {
 // Rows per strip: one strip of an F16 2560-wide head is 32 x 5 KB = 160 KB, kept in L2 while
 // every token tile passes over it.
 constexpr int kStripRows = 32;
+static_assert(kStripRows % kHeadRowGroup == 0, "strips hold whole Q8/Q4 row groups");
 constexpr int kTokenTile = 4;  // tokens per kernel call: 4 accumulator pairs fit the registers
 
 // Returns the bytes of one row of `stride` elements.
@@ -42,10 +43,13 @@ HeadMatrix Allocate(int n_rows, int n_cols, HeadType type) {
   w.type = type;
   w.n_rows = n_rows;
   w.n_cols = n_cols;
-  w.data.Resize(static_cast<size_t>(n_rows) * RowBytes(type, w.stride()));
-  if (HasScales(type)) {
-    w.scales.assign(static_cast<size_t>(n_rows) * (w.stride() / kHeadQ8Block), 0.0f);
-  }
+  // Q8/Q4 hold whole row groups; padding rows are level 0 with scale 0.
+  const size_t stored_rows = HasScales(type) ? static_cast<size_t>(w.n_groups()) * kHeadRowGroup
+                                             : static_cast<size_t>(n_rows);
+  w.data.Resize(stored_rows * RowBytes(type, w.stride()));
+  if (HasScales(type))
+    std::memset(w.data.data(), type == HeadType::kQ8 ? 0x80 : 0x88, w.data.size());
+  if (HasScales(type)) w.scales.assign(stored_rows * (w.stride() / kHeadQ8Block), 0.0f);
   return w;
 }
 
@@ -56,40 +60,66 @@ float BlockAbsMax(const float* row, int b0, int b1) {
   return abs_max;
 }
 
-// Quantizes one row of floats to int8 with a scale per 32 columns (absmax / 127).
-void QuantizeQ8Row(const float* row, int n_cols, int8_t* q, float* scales) {
+// Quantizes n_cols floats to levels -max_level..max_level with a scale per 32 columns
+// (absmax / max_level); columns past n_cols up to a whole block get level 0.
+void QuantizeBlocks(const float* row, int n_cols, float max_level, int8_t* q, float* scales) {
   for (int b0 = 0; b0 < n_cols; b0 += kHeadQ8Block) {
     const int b1 = std::min(n_cols, b0 + kHeadQ8Block);
-    const float d = BlockAbsMax(row, b0, b1) / 127.0f;
+    const float d = BlockAbsMax(row, b0, b1) / max_level;
     const float inv = d > 0.0f ? 1.0f / d : 0.0f;
     scales[b0 / kHeadQ8Block] = d;
-    for (int c = b0; c < b1; ++c) {
-      q[c] = static_cast<int8_t>(RoundClamped(row[c] * inv, 127.0f));
+    for (int c = b0; c < b0 + kHeadQ8Block; ++c) {
+      q[c] = static_cast<int8_t>(c < b1 ? RoundClamped(row[c] * inv, max_level) : 0);
     }
   }
 }
 
-// Quantizes one row of floats to 4 bits with a scale per 32 columns (absmax / 7, levels -7..7
-// stored as q + 8) in the nibble order of head.h.
-void QuantizeQ4Row(const float* row, int n_cols, uint8_t* q, float* scales) {
-  for (int b0 = 0; b0 < n_cols; b0 += kHeadQ8Block) {
-    const int b1 = std::min(n_cols, b0 + kHeadQ8Block);
-    const float d = BlockAbsMax(row, b0, b1) / 7.0f;
-    const float inv = d > 0.0f ? 1.0f / d : 0.0f;
-    scales[b0 / kHeadQ8Block] = d;
-    uint8_t* block = q + b0 / 2;
-    for (int j = 0; j < kHeadQ8Block / 2; ++j) {
-      auto code = [&](int c) { return (c < b1 ? RoundClamped(row[c] * inv, 7.0f) : 0) + 8; };
-      block[j] = static_cast<uint8_t>(code(b0 + j) | (code(b0 + j + kHeadQ8Block / 2) << 4));
-    }
-  }
+// Byte offsets of column c of row r in the row group layout of head.h.
+size_t Q8Offset(int stride, int r, int c) {
+  return (static_cast<size_t>(r / kHeadRowGroup) * stride + static_cast<size_t>(c / 4) * 4) *
+             kHeadRowGroup +
+         static_cast<size_t>(r % kHeadRowGroup) * 4 + c % 4;
+}
+size_t Q4Offset(int stride, int r, int c) {
+  return (static_cast<size_t>(r / kHeadRowGroup) * stride / 2 + static_cast<size_t>(c / 8) * 4) *
+             kHeadRowGroup +
+         static_cast<size_t>(r % kHeadRowGroup) * 4 + c % 4;
+}
+bool Q4HighNibble(int c) {
+  return c % 8 >= 4;
 }
 
-// Returns the level (-8..7, unscaled) of column c of a Q4 row.
-int Q4Level(const uint8_t* row, int c) {
-  const int b = c / kHeadQ8Block, j = c % kHeadQ8Block;
-  const uint8_t byte = row[b * kHeadQ8Block / 2 + j % (kHeadQ8Block / 2)];
-  return (j < kHeadQ8Block / 2 ? byte & 15 : byte >> 4) - 8;
+// Returns the index in HeadMatrix::scales of row r's scale for block b.
+size_t ScaleIndex(int stride, int r, int b) {
+  return (static_cast<size_t>(r / kHeadRowGroup) * (stride / kHeadQ8Block) + b) * kHeadRowGroup +
+         r % kHeadRowGroup;
+}
+
+// Returns the level (unscaled) of column c of row r of a Q8 / Q4 head's data.
+int QuantLevel(HeadType type, const uint8_t* data, int stride, int r, int c) {
+  if (type == HeadType::kQ8) return data[Q8Offset(stride, r, c)] - 128;
+  const uint8_t byte = data[Q4Offset(stride, r, c)];
+  return (Q4HighNibble(c) ? byte >> 4 : byte & 15) - 8;
+}
+
+// Q8 levels of absmax / 127, Q4 levels -7..7 of absmax / 7, both per 32 columns.
+void StoreQuantRow(HeadMatrix* w, int r, const float* row) {
+  const int stride = w->stride();
+  std::vector<int8_t> q(static_cast<size_t>(stride));
+  std::vector<float> scales(static_cast<size_t>(stride / kHeadQ8Block));
+  QuantizeBlocks(row, w->n_cols, w->type == HeadType::kQ8 ? 127.0f : 7.0f, q.data(), scales.data());
+  for (int b = 0; b < stride / kHeadQ8Block; ++b) w->scales[ScaleIndex(stride, r, b)] = scales[b];
+  uint8_t* data = w->data.data();
+  for (int c = 0; c < stride; ++c) {
+    if (w->type == HeadType::kQ8) {
+      data[Q8Offset(stride, r, c)] = static_cast<uint8_t>(q[c] + 128);
+    } else {
+      uint8_t& byte = data[Q4Offset(stride, r, c)];
+      const auto code = static_cast<uint8_t>(q[c] + 8);
+      byte = Q4HighNibble(c) ? static_cast<uint8_t>((byte & 15) | code << 4)
+                             : static_cast<uint8_t>((byte & 0xF0) | code);
+    }
+  }
 }
 
 void StoreRow(HeadMatrix* w, int r, const float* row) {
@@ -104,12 +134,8 @@ void StoreRow(HeadMatrix* w, int r, const float* row) {
       break;
     }
     case HeadType::kQ8:
-      QuantizeQ8Row(row, w->n_cols, reinterpret_cast<int8_t*>(w->data.data()) + r * stride,
-                    w->scales.data() + r * (stride / kHeadQ8Block));
-      break;
     case HeadType::kQ4:
-      QuantizeQ4Row(row, w->n_cols, w->data.data() + r * stride / 2,
-                    w->scales.data() + r * (stride / kHeadQ8Block));
+      StoreQuantRow(w, r, row);
       break;
   }
 }
@@ -134,25 +160,31 @@ const float* PadActivations(const float* x, int n_tokens, int n_cols, int ld_x, 
   return padded.data();
 }
 
-// Q8/Q4 heads take int8 activations quantized like the weights (absmax / 127 per block of 32
-// columns, llama.cpp's Q8_0 x Q8_0): integer dot products per block then cost the kernels a few
-// byte ops per 32 weights instead of converting every weight to float.
-struct QuantizedActivations {
-  const int8_t* q;      // [n_tokens, stride]
-  const float* scales;  // [n_tokens, stride / kHeadQ8Block]
-};
+// Returns the largest activation level a Q8 / Q4 head's kernels take (see head.h).
+float ActivationMaxLevel(HeadType type) {
+  return type == HeadType::kQ8 ? 63.0f : 127.0f;
+}
 
-QuantizedActivations QuantizeActivations(const float* x_padded, int n_tokens, int stride) {
+// Q8/Q4 heads take int8 activations quantized per block of 32 columns (absmax / max level):
+// integer dot products per block then cost the kernels a few byte ops per 32 weights instead
+// of converting every weight to float.
+internal::HeadActivations QuantizeActivations(const float* x_padded, int n_tokens, int stride,
+                                              float max_level) {
   thread_local AlignedBuffer<int8_t> q;
   thread_local std::vector<float> scales;
+  thread_local std::vector<int32_t> sums;
   const int n_blocks = stride / kHeadQ8Block;
   q.Resize(static_cast<size_t>(n_tokens) * stride);
   scales.resize(static_cast<size_t>(n_tokens) * n_blocks);
+  sums.assign(static_cast<size_t>(n_tokens) * n_blocks, 0);
   for (int t = 0; t < n_tokens; ++t) {
-    QuantizeQ8Row(x_padded + static_cast<size_t>(t) * stride, stride,
-                  q.data() + static_cast<size_t>(t) * stride, scales.data() + static_cast<size_t>(t) * n_blocks);
+    int8_t* qt = q.data() + static_cast<size_t>(t) * stride;
+    QuantizeBlocks(x_padded + static_cast<size_t>(t) * stride, stride, max_level, qt,
+                   scales.data() + static_cast<size_t>(t) * n_blocks);
+    for (int c = 0; c < stride; ++c)
+      sums[static_cast<size_t>(t) * n_blocks + c / kHeadQ8Block] += qt[c];
   }
-  return {q.data(), scales.data()};
+  return {q.data(), scales.data(), sums.data()};
 }
 
 // Runs `table`'s kernel for w's type over all rows, split over pool (may be null) in strips of
@@ -162,8 +194,10 @@ void Run(const internal::KernelTable& table, const HeadMatrix& w, const float* x
   const int stride = w.stride();
   const float* x_padded = PadActivations(x, n_tokens, w.n_cols, ld_x, stride);
   const bool quantized = HasScales(w.type);
-  const QuantizedActivations xq =
-      quantized ? QuantizeActivations(x_padded, n_tokens, stride) : QuantizedActivations{};
+  const int n_blocks = stride / kHeadQ8Block;
+  const internal::HeadActivations xq =
+      quantized ? QuantizeActivations(x_padded, n_tokens, stride, ActivationMaxLevel(w.type))
+                : internal::HeadActivations{};
   const internal::HeadGemmFn float_kernel = FloatKernelFor(table, w.type);
   const internal::HeadQuantGemmFn quant_kernel = QuantKernelFor(table, w.type);
   auto rows = [&](int row_begin, int row_end) {
@@ -173,10 +207,10 @@ void Run(const internal::KernelTable& table, const HeadMatrix& w, const float* x
         const int n_tok = std::min(kTokenTile, n_tokens - t0);
         float* out = logits + static_cast<size_t>(t0) * ld_logits;
         if (quantized) {
-          quant_kernel(w.data.data(), w.scales.data(), stride, r0, r1,
-                       xq.q + static_cast<size_t>(t0) * stride,
-                       xq.scales + static_cast<size_t>(t0) * (stride / kHeadQ8Block), n_tok, out,
-                       ld_logits);
+          const size_t block0 = static_cast<size_t>(t0) * n_blocks;
+          const internal::HeadActivations tile = {xq.q + static_cast<size_t>(t0) * stride,
+                                                  xq.scales + block0, xq.sums + block0};
+          quant_kernel(w.data.data(), w.scales.data(), stride, r0, r1, tile, n_tok, out, ld_logits);
         } else {
           float_kernel(w.data.data(), stride, r0, r1, x_padded + static_cast<size_t>(t0) * stride,
                        stride, n_tok, out, ld_logits);
@@ -250,20 +284,13 @@ void HeadRow(const HeadMatrix& w, int row, float* out) {
       F16ToF32Row(reinterpret_cast<const uint16_t*>(w.data.data()) + row * stride, out,
                   static_cast<size_t>(w.n_cols));
       break;
-    case HeadType::kQ8: {
-      const int8_t* q = reinterpret_cast<const int8_t*>(w.data.data()) + row * stride;
-      const float* scales = w.scales.data() + row * (stride / kHeadQ8Block);
-      for (int c = 0; c < w.n_cols; ++c) out[c] = scales[c / kHeadQ8Block] * static_cast<float>(q[c]);
-      break;
-    }
-    case HeadType::kQ4: {
-      const uint8_t* q = w.data.data() + row * stride / 2;
-      const float* scales = w.scales.data() + row * (stride / kHeadQ8Block);
+    case HeadType::kQ8:
+    case HeadType::kQ4:
       for (int c = 0; c < w.n_cols; ++c) {
-        out[c] = scales[c / kHeadQ8Block] * static_cast<float>(Q4Level(q, c));
+        out[c] = w.scales[ScaleIndex(w.stride(), row, c / kHeadQ8Block)] *
+                 static_cast<float>(QuantLevel(w.type, w.data.data(), w.stride(), row, c));
       }
       break;
-    }
   }
 }
 
@@ -317,45 +344,37 @@ void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end, con
 }
 
 // Q8 / Q4: integer dot products per block, scaled by the two block scales, summed in float.
-template <class Level>
-void QuantRows(const void* w_data, const float* w_scales, int stride, int row_begin,
-               int row_end, const int8_t* xq, const float* x_scales, int n_tok, float* logits,
-               int ld_logits, Level level) {
+void QuantRows(HeadType type, const void* w_data, const float* w_scales, int stride, int row_begin,
+               int row_end, const HeadActivations& x, int n_tok, float* logits, int ld_logits) {
   const int n_blocks = stride / kHeadQ8Block;
+  const auto* data = static_cast<const uint8_t*>(w_data);
   for (int r = row_begin; r < row_end; ++r) {
-    const float* row_scales = w_scales + static_cast<size_t>(r) * n_blocks;
     for (int t = 0; t < n_tok; ++t) {
-      const int8_t* xt = xq + static_cast<size_t>(t) * stride;
-      const float* xt_scales = x_scales + static_cast<size_t>(t) * n_blocks;
+      const int8_t* xt = x.q + static_cast<size_t>(t) * stride;
+      const float* xt_scales = x.scales + static_cast<size_t>(t) * n_blocks;
       float sum = 0.0f;
       for (int b = 0; b < n_blocks; ++b) {
         int32_t dot = 0;
         for (int c = b * kHeadQ8Block; c < (b + 1) * kHeadQ8Block; ++c) {
-          dot += level(w_data, r, stride, c) * xt[c];
+          dot += QuantLevel(type, data, stride, r, c) * xt[c];
         }
-        sum += row_scales[b] * xt_scales[b] * static_cast<float>(dot);
+        sum += w_scales[ScaleIndex(stride, r, b)] * xt_scales[b] * static_cast<float>(dot);
       }
       logits[static_cast<size_t>(t) * ld_logits + r] = sum;
     }
   }
 }
 
-void HeadGemmQ8(const void* w_data, const float* w_scales, int stride, int row_begin,
-                int row_end, const int8_t* xq, const float* x_scales, int n_tok, float* logits,
-                int ld_logits) {
-  QuantRows(w_data, w_scales, stride, row_begin, row_end, xq, x_scales, n_tok, logits, ld_logits,
-            [](const void* w, int r, int row_stride, int c) {
-              return static_cast<int32_t>(static_cast<const int8_t*>(w)[static_cast<size_t>(r) * row_stride + c]);
-            });
+void HeadGemmQ8(const void* w_data, const float* w_scales, int stride, int row_begin, int row_end,
+                const HeadActivations& x, int n_tok, float* logits, int ld_logits) {
+  QuantRows(HeadType::kQ8, w_data, w_scales, stride, row_begin, row_end, x, n_tok, logits,
+            ld_logits);
 }
 
-void HeadGemmQ4(const void* w_data, const float* w_scales, int stride, int row_begin,
-                int row_end, const int8_t* xq, const float* x_scales, int n_tok, float* logits,
-                int ld_logits) {
-  QuantRows(w_data, w_scales, stride, row_begin, row_end, xq, x_scales, n_tok, logits, ld_logits,
-            [](const void* w, int r, int row_stride, int c) {
-              return Q4Level(static_cast<const uint8_t*>(w) + static_cast<size_t>(r) * row_stride / 2, c);
-            });
+void HeadGemmQ4(const void* w_data, const float* w_scales, int stride, int row_begin, int row_end,
+                const HeadActivations& x, int n_tok, float* logits, int ld_logits) {
+  QuantRows(HeadType::kQ4, w_data, w_scales, stride, row_begin, row_end, x, n_tok, logits,
+            ld_logits);
 }
 
 }  // namespace internal::scalar

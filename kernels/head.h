@@ -2,10 +2,18 @@
 // from the file), Q8 (int8 + one f32 scale per block of 32 columns, like llama.cpp's Q8_0; its
 // perplexity cost on 2B-4T is +0.011, formats.md section 1) or Q4 (4-bit symmetric, one f32
 // scale per 32 columns; the "lower-bit head" of issue #4, measured, not the default).
-// F32/F16 heads multiply float activations; Q8/Q4 heads quantize the activations the same way
-// (int8, absmax / 127 per 32 columns) and take integer dot products per block, as llama.cpp
-// does for Q8_0 (Q8_0 x Q8_0).
+// F32/F16 heads multiply float activations; Q8/Q4 heads quantize the activations per 32
+// columns too (absmax / 63 for Q8, / 127 for Q4) and take integer dot products per block.
 // Rows are padded with zeros to a multiple of kHeadColAlign columns, 64-byte aligned.
+//
+// Q8/Q4 weights are stored unsigned (level + 128, level + 8) and interleaved in groups of
+// kHeadRowGroup rows: the layout of a vpmaddubsw / vpdpbusd GEMM. For every 4 columns the 4
+// bytes of each of a group's 16 rows sit side by side, so one 512-bit (or two 256-bit) loads
+// give 16 rows x 4 columns, a broadcast of 4 activation bytes multiplies them all, and each
+// row's products stay in its own int32 lane (no horizontal sums). vpmaddubsw multiplies
+// unsigned by signed bytes and saturates its pair sums at int16: with weights up to 255 the
+// activations must stay within +-63 (Q8's 7-bit activations; Q4's codes up to 15 allow +-127).
+// The offset comes back out as offset x (sum of the block's activation levels).
 #pragma once
 
 #include <cstddef>
@@ -21,6 +29,7 @@ enum class HeadType { kF32, kF16, kQ8, kQ4 };
 
 inline constexpr int kHeadColAlign = 64;   // row stride in elements is a multiple of this
 inline constexpr int kHeadQ8Block = 32;    // columns sharing one Q8 (or Q4) scale
+inline constexpr int kHeadRowGroup = 16;   // Q8/Q4 rows interleaved together
 
 // Returns "f32", "f16", "q8" or "q4".
 const char* HeadTypeName(HeadType type);
@@ -28,13 +37,22 @@ const char* HeadTypeName(HeadType type);
 struct HeadMatrix {
   HeadType type = HeadType::kF32;
   int n_rows = 0, n_cols = 0;
-  // [n_rows, stride()] elements of float / f16 bits / int8; kQ4: per block of 32 columns,
-  // 16 bytes whose byte j holds column j (low nibble) and j + 16 (high), as q + 8.
+  // kF32, kF16: [n_rows, stride()] floats / f16 bits.
+  // kQ8: [n_groups()][stride() / 4][kHeadRowGroup][4] bytes: group g's 4-column step s holds,
+  // at byte 4 * i + j, column 4 * s + j of row 16 * g + i as level + 128 (rows past n_rows
+  // are level 0).
+  // kQ4: [n_groups()][stride() / 8][kHeadRowGroup][4] bytes: byte 4 * i + j of step s holds
+  // column 8 * s + j of row 16 * g + i in its low nibble and column 8 * s + 4 + j in its high
+  // nibble, as level + 8.
   AlignedBuffer<uint8_t> data;
-  std::vector<float> scales;    // kQ8, kQ4: [n_rows, stride() / kHeadQ8Block]
+  // kQ8, kQ4: [n_groups()][stride() / kHeadQ8Block][kHeadRowGroup]: a group's scales for one
+  // block of 32 columns side by side.
+  std::vector<float> scales;
 
   // Returns the row stride in elements: n_cols rounded up to kHeadColAlign.
   int stride() const { return (n_cols + kHeadColAlign - 1) / kHeadColAlign * kHeadColAlign; }
+  // Returns the number of Q8/Q4 row groups (n_rows rounded up to kHeadRowGroup).
+  int n_groups() const { return (n_rows + kHeadRowGroup - 1) / kHeadRowGroup; }
   // Returns the bytes held (data + scales).
   size_t bytes() const { return data.size() + scales.size() * sizeof(float); }
 };

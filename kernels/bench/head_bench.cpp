@@ -1,4 +1,5 @@
-// Head (vocab x d_model) GEMV per type and ISA; GB/s of weights streamed.
+// Head (vocab x d_model) GEMV/GEMM per type and ISA; GB/s of weights streamed (1 token is
+// memory bound) and multiply-adds per second (64 tokens are compute bound).
 // 32768 x 2560 rows: F16 160 MB, Q8 90 MB — beyond L3, like the real 128256-row head.
 #include <benchmark/benchmark.h>
 
@@ -50,11 +51,16 @@ void BM_HeadGemm(benchmark::State& state) {
   state.counters["GB/s"] = benchmark::Counter(
       static_cast<double>(w.bytes()) * static_cast<double>(state.iterations()) / 1e9,
       benchmark::Counter::kIsRate);
+  // Several tokens are compute bound: multiply-adds per second say how far from the pipes.
+  state.counters["GMAC/s"] =
+      benchmark::Counter(static_cast<double>(w.n_rows) * w.n_cols * n_tokens *
+                             static_cast<double>(state.iterations()) / 1e9,
+                         benchmark::Counter::kIsRate);
   ForceIsa(DetectBestIsa());
 }
 BENCHMARK(BM_HeadGemm)
     ->ArgNames({"isa", "type", "tokens"})
-    ->ArgsProduct({{1, 2}, {0, 1, 2, 3}, {1, 8}})
+    ->ArgsProduct({{1, 2}, {0, 1, 2, 3}, {1, 8, 64}})
     ->Args({0, 1, 1})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);

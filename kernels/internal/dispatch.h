@@ -24,13 +24,22 @@ using TernaryDotsFn = void (*)(const uint8_t* blocks, size_t block_stride, int n
 using HeadGemmFn = void (*)(const void* w_data, int stride, int row_begin, int row_end,
                             const float* x, int ld_x, int n_tok, float* logits, int ld_logits);
 
+// The int8 activations a Q8/Q4 head multiplies, per token: `stride` levels, and per block of
+// kHeadQ8Block columns their scale and the sum of the block's levels.
+struct HeadActivations {
+  const int8_t* q;      // [n_tok, stride]
+  const float* scales;  // [n_tok, stride / kHeadQ8Block]
+  const int32_t* sums;  // [n_tok, stride / kHeadQ8Block]
+};
+
 // Q8/Q4 head GEMV/GEMM over rows [row_begin, row_end) with int8 activations:
-// logits[t * ld_logits + r] = sum_b w_scales[r, b] * x_scales[t, b] * dot(Wq[r, b], xq[t, b])
-// over blocks b of kHeadQ8Block columns (integer dots). xq rows are `stride` int8 values,
-// x_scales rows stride / kHeadQ8Block floats; |xq| <= 127.
+// logits[t * ld_logits + r] = sum_b w_scales[r, b] * x.scales[t, b] * dot(Wq[r, b], x.q[t, b])
+// over blocks b of kHeadQ8Block columns (integer dots). Weights and w_scales in the row group
+// layout of head.h; row_begin is a multiple of kHeadRowGroup, row_end one too or the head's
+// last row (padding rows are not written). Up to 4 tokens (n_tok).
 using HeadQuantGemmFn = void (*)(const void* w_data, const float* w_scales, int stride,
-                                 int row_begin, int row_end, const int8_t* xq,
-                                 const float* x_scales, int n_tok, float* logits, int ld_logits);
+                                 int row_begin, int row_end, const HeadActivations& x, int n_tok,
+                                 float* logits, int ld_logits);
 
 // Returns max |x[i]| over n values (0 for n == 0).
 using AbsMaxFn = float (*)(const float* x, int n);
@@ -51,22 +60,20 @@ struct KernelTable {
 // Returns the table of the active ISA.
 const KernelTable& ActiveTable();
 
-#define TS_DECLARE_KERNELS(ns)                                                                  \
-  namespace ns {                                                                               \
-  void TernaryDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,     \
-                   const int8_t* q, int ld_q, int n_tok, int32_t* dots, int ld_dots);           \
-  void HeadGemmF32(const void* w_data, int stride, int row_begin, int row_end, const float* x,  \
-                   int ld_x, int n_tok, float* logits, int ld_logits);                          \
-  void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end, const float* x,  \
-                   int ld_x, int n_tok, float* logits, int ld_logits);                          \
-  void HeadGemmQ8(const void* w_data, const float* w_scales, int stride, int row_begin,         \
-                  int row_end, const int8_t* xq, const float* x_scales, int n_tok,              \
-                  float* logits, int ld_logits);                                                \
-  void HeadGemmQ4(const void* w_data, const float* w_scales, int stride, int row_begin,         \
-                  int row_end, const int8_t* xq, const float* x_scales, int n_tok,              \
-                  float* logits, int ld_logits);                                                \
-  float AbsMax(const float* x, int n);                                                          \
-  int32_t QuantizeRow(const float* x, int n, float s, int8_t* q);                               \
+#define TS_DECLARE_KERNELS(ns)                                                                     \
+  namespace ns {                                                                                   \
+  void TernaryDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,         \
+                   const int8_t* q, int ld_q, int n_tok, int32_t* dots, int ld_dots);              \
+  void HeadGemmF32(const void* w_data, int stride, int row_begin, int row_end, const float* x,     \
+                   int ld_x, int n_tok, float* logits, int ld_logits);                             \
+  void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end, const float* x,     \
+                   int ld_x, int n_tok, float* logits, int ld_logits);                             \
+  void HeadGemmQ8(const void* w_data, const float* w_scales, int stride, int row_begin,            \
+                  int row_end, const HeadActivations& x, int n_tok, float* logits, int ld_logits); \
+  void HeadGemmQ4(const void* w_data, const float* w_scales, int stride, int row_begin,            \
+                  int row_end, const HeadActivations& x, int n_tok, float* logits, int ld_logits); \
+  float AbsMax(const float* x, int n);                                                             \
+  int32_t QuantizeRow(const float* x, int n, float s, int8_t* q);                                  \
   }
 
 TS_DECLARE_KERNELS(scalar)

@@ -1,8 +1,10 @@
 // Head GEMV/GEMM kernels for AVX2 + FMA + F16C. One token is memory bound (a plain row stream);
 // several tokens are compute bound (register blocks of rows x tokens). Rows are a multiple of
-// 64 columns and x is zero padded, so there are no tails.
+// 64 columns and x is zero padded, so there are no tails; Q8/Q4 rows come in groups of 16.
 #include <immintrin.h>
 
+#include <algorithm>
+#include <cstring>
 #include <type_traits>
 
 #include "kernels/head.h"
@@ -111,75 +113,129 @@ void ForEachBlock(int row_begin, int row_end, int n_tok, Fn&& fn) {
   }
 }
 
-// Block decoders for QuantRows: the 32 weights of a block as signed bytes.
-struct Q8Block {
-  static constexpr int kBytes = kHeadQ8Block;
-  static __m256i Load(const uint8_t* block) {
-    return _mm256_load_si256(reinterpret_cast<const __m256i*>(block));
+// Weight decoders for QuantGroup: the unsigned codes (level + kOffset) of two 4-column steps
+// (8 columns) of half a row group (8 rows), in the row group layout of head.h.
+struct Q8Steps {
+  static constexpr int kOffset = 128;
+  static size_t GroupBytes(int stride) { return static_cast<size_t>(stride) * kHeadRowGroup; }
+  static void Load(const uint8_t* group, int pair, int half, __m256i* step0, __m256i* step1) {
+    const uint8_t* p = group + static_cast<size_t>(pair) * 2 * 4 * kHeadRowGroup + half * 32;
+    *step0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
+    *step1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 4 * kHeadRowGroup));
   }
 };
-struct Q4Block {
-  static constexpr int kBytes = kHeadQ8Block / 2;
-  static __m256i Load(const uint8_t* block) {
-    // Columns 0-15 in the low nibbles, 16-31 in the high ones; levels are code - 8.
-    const __m128i bytes = _mm_load_si128(reinterpret_cast<const __m128i*>(block));
-    const __m256i codes = _mm256_and_si256(
-        _mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), _mm256_set1_epi8(15));
-    return _mm256_sub_epi8(codes, _mm256_set1_epi8(8));
+struct Q4Steps {
+  static constexpr int kOffset = 8;
+  static size_t GroupBytes(int stride) { return static_cast<size_t>(stride) * kHeadRowGroup / 2; }
+  static void Load(const uint8_t* group, int pair, int half, __m256i* step0, __m256i* step1) {
+    // One step in the low nibbles, the next in the high ones.
+    const __m256i bytes = _mm256_load_si256(reinterpret_cast<const __m256i*>(
+        group + static_cast<size_t>(pair) * 4 * kHeadRowGroup + half * 32));
+    const __m256i low4 = _mm256_set1_epi8(15);
+    *step0 = _mm256_and_si256(bytes, low4);
+    *step1 = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
   }
 };
 
-// Q8 / Q4 with int8 activations: per block and token, vpmaddubsw multiplies |w| by x carrying
-// w's sign (|w|, |x| <= 127, so the pair sums fit int16), vpmaddwd widens to int32, and the
-// block's sum is scaled by both block scales into a float accumulator. The weights of a block
-// are decoded once for up to 4 tokens.
-template <class Block, int T>
-void QuantRows(const uint8_t* w_data, const float* w_scales, int stride, int row_begin,
-               int row_end, const int8_t* xq, const float* x_scales, float* logits, int ld_logits) {
-  const int n_blocks = stride / kHeadQ8Block;
+// Q8 / Q4 over H halves (8 rows each, from half h0) of one row group and T tokens. Per 4-column
+// step, each 32-byte weight vector holds 4 codes of each of 8 rows; vpmaddubsw multiplies them
+// by a token's 4 activation bytes broadcast to all rows and vpmaddwd adds the pairs into the
+// rows' int32 lanes, which start each block of 32 columns at -offset x (the block's activation
+// sum). Then the lanes are scaled by the rows' and the token's block scales into float
+// accumulators. Two byte-multiply ops per 32 products: Zen 3 runs those on two pipes only.
+// Writes out[t][row in group].
+template <class Steps, int H, int T>
+void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks, int h0,
+                const HeadActivations& x, int stride, float (*out)[kHeadRowGroup]) {
   const __m256i ones = _mm256_set1_epi16(1);
-  for (int r = row_begin; r < row_end; ++r) {
-    const uint8_t* row = w_data + static_cast<size_t>(r) * n_blocks * Block::kBytes;
-    const float* row_scales = w_scales + static_cast<size_t>(r) * n_blocks;
-    // Even and odd blocks feed two accumulators per token, so the FMA latency does not set the
-    // pace of a 1-token row stream (n_blocks is even: rows are a multiple of 64 columns).
-    __m256 acc[T][2];
+  __m256 acc[H][T];
+#pragma GCC unroll 8
+  for (int i = 0; i < H * T; ++i) acc[i / T][i % T] = _mm256_setzero_ps();
+  for (int b = 0; b < n_blocks; ++b) {
+    __m256i dots[H][T];
 #pragma GCC unroll 4
-    for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-    for (int b0 = 0; b0 < n_blocks; b0 += 2) {
+    for (int t = 0; t < T; ++t) {
+      const __m256i start = _mm256_set1_epi32(-Steps::kOffset * x.sums[t * n_blocks + b]);
 #pragma GCC unroll 2
-      for (int half = 0; half < 2; ++half) {
-        const int b = b0 + half;
-        const __m256i w = Block::Load(row + b * Block::kBytes);
-        const __m256i w_abs = _mm256_sign_epi8(w, w);
-        const __m256 d = _mm256_broadcast_ss(row_scales + b);
+      for (int h = 0; h < H; ++h) dots[h][t] = start;
+    }
+#pragma GCC unroll 4
+    for (int pair = 4 * b; pair < 4 * b + 4; ++pair) {
+      __m256i w[H][2];
+#pragma GCC unroll 2
+      for (int h = 0; h < H; ++h) Steps::Load(group, pair, h0 + h, &w[h][0], &w[h][1]);
+#pragma GCC unroll 2
+      for (int k = 0; k < 2; ++k) {
 #pragma GCC unroll 4
         for (int t = 0; t < T; ++t) {
-          const __m256i x = _mm256_load_si256(
-              reinterpret_cast<const __m256i*>(xq + static_cast<size_t>(t) * stride + b * kHeadQ8Block));
-          const __m256i dots =
-              _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(x, w)), ones);
-          const __m256 scale = _mm256_mul_ps(d, _mm256_broadcast_ss(x_scales + t * n_blocks + b));
-          acc[t][half] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), scale, acc[t][half]);
+          int32_t x4;
+          std::memcpy(&x4, x.q + static_cast<size_t>(t) * stride + pair * 8 + k * 4, sizeof(x4));
+          const __m256i xb = _mm256_set1_epi32(x4);
+#pragma GCC unroll 2
+          for (int h = 0; h < H; ++h) {
+            dots[h][t] = _mm256_add_epi32(
+                dots[h][t], _mm256_madd_epi16(_mm256_maddubs_epi16(w[h][k], xb), ones));
+          }
         }
       }
     }
+#pragma GCC unroll 2
+    for (int h = 0; h < H; ++h) {
+      const __m256 w_scale = _mm256_loadu_ps(group_scales + b * kHeadRowGroup + (h0 + h) * 8);
 #pragma GCC unroll 4
-    for (int t = 0; t < T; ++t) {
-      logits[static_cast<size_t>(t) * ld_logits + r] = HorizontalSum(_mm256_add_ps(acc[t][0], acc[t][1]));
+      for (int t = 0; t < T; ++t) {
+        const __m256 scale =
+            _mm256_mul_ps(w_scale, _mm256_broadcast_ss(x.scales + t * n_blocks + b));
+        acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots[h][t]), scale, acc[h][t]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < H * T; ++i)
+    _mm256_storeu_ps(out[i % T] + (h0 + i / T) * 8, acc[i / T][i % T]);
+}
+
+// Rows [row_begin, row_end) of a Q8 / Q4 head for n_tok (1..4) tokens, a row group at a time.
+// One or two tokens take both halves of a group per pass; three or four take a half per pass
+// so their accumulators stay in registers.
+template <class Steps>
+void QuantGemm(const void* w_data, const float* w_scales, int stride, int row_begin, int row_end,
+               const HeadActivations& x, int n_tok, float* logits, int ld_logits) {
+  const int n_blocks = stride / kHeadQ8Block;
+  for (int r0 = row_begin; r0 < row_end; r0 += kHeadRowGroup) {
+    const size_t g = static_cast<size_t>(r0 / kHeadRowGroup);
+    const uint8_t* group = static_cast<const uint8_t*>(w_data) + g * Steps::GroupBytes(stride);
+    const float* group_scales = w_scales + g * n_blocks * kHeadRowGroup;
+    alignas(32) float out[4][kHeadRowGroup];
+    auto run = [&](auto halves, auto tokens, int h0) {
+      QuantGroup<Steps, halves(), tokens()>(group, group_scales, n_blocks, h0, x, stride, out);
+    };
+    using std::integral_constant;
+    switch (n_tok) {
+      case 1:
+        run(integral_constant<int, 2>{}, integral_constant<int, 1>{}, 0);
+        break;
+      case 2:
+        run(integral_constant<int, 2>{}, integral_constant<int, 2>{}, 0);
+        break;
+      case 3:
+        for (int h0 = 0; h0 < 2; ++h0)
+          run(integral_constant<int, 1>{}, integral_constant<int, 3>{}, h0);
+        break;
+      default:
+        for (int h0 = 0; h0 < 2; ++h0)
+          run(integral_constant<int, 1>{}, integral_constant<int, 4>{}, h0);
+        break;
+    }
+    const int n_valid = std::min(kHeadRowGroup, row_end - r0);
+    for (int t = 0; t < n_tok; ++t) {
+      std::memcpy(logits + static_cast<size_t>(t) * ld_logits + r0, out[t],
+                  n_valid * sizeof(float));
     }
   }
 }
 
 }  // namespace
-
-#define TS_HEAD_SWITCH(CALL)   \
-  switch (n_tok) {             \
-    case 1: CALL(1); break;    \
-    case 2: CALL(2); break;    \
-    case 3: CALL(3); break;    \
-    default: CALL(4); break;   \
-  }
 
 void HeadGemmF32(const void* w_data, int stride, int row_begin, int row_end, const float* x,
                  int ld_x, int n_tok, float* logits, int ld_logits) {
@@ -205,28 +261,14 @@ void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end, con
   });
 }
 
-// QuantRows for n_tok (1..4) tokens of the Q8 or Q4 head.
-template <class Block>
-void QuantGemm(const void* w_data, const float* w_scales, int stride, int row_begin, int row_end,
-               const int8_t* xq, const float* x_scales, int n_tok, float* logits, int ld_logits) {
-  const auto* q = static_cast<const uint8_t*>(w_data);
-#define TS_CALL(T) QuantRows<Block, T>(q, w_scales, stride, row_begin, row_end, xq, x_scales, logits, ld_logits)
-  TS_HEAD_SWITCH(TS_CALL)
-#undef TS_CALL
+void HeadGemmQ8(const void* w_data, const float* w_scales, int stride, int row_begin, int row_end,
+                const HeadActivations& x, int n_tok, float* logits, int ld_logits) {
+  QuantGemm<Q8Steps>(w_data, w_scales, stride, row_begin, row_end, x, n_tok, logits, ld_logits);
 }
 
-void HeadGemmQ8(const void* w_data, const float* w_scales, int stride, int row_begin,
-                int row_end, const int8_t* xq, const float* x_scales, int n_tok, float* logits,
-                int ld_logits) {
-  QuantGemm<Q8Block>(w_data, w_scales, stride, row_begin, row_end, xq, x_scales, n_tok, logits, ld_logits);
+void HeadGemmQ4(const void* w_data, const float* w_scales, int stride, int row_begin, int row_end,
+                const HeadActivations& x, int n_tok, float* logits, int ld_logits) {
+  QuantGemm<Q4Steps>(w_data, w_scales, stride, row_begin, row_end, x, n_tok, logits, ld_logits);
 }
-
-void HeadGemmQ4(const void* w_data, const float* w_scales, int stride, int row_begin,
-                int row_end, const int8_t* xq, const float* x_scales, int n_tok, float* logits,
-                int ld_logits) {
-  QuantGemm<Q4Block>(w_data, w_scales, stride, row_begin, row_end, xq, x_scales, n_tok, logits, ld_logits);
-}
-
-#undef TS_HEAD_SWITCH
 
 }  // namespace ts::kernels::internal::avx2

@@ -31,18 +31,19 @@ std::vector<float> Dequantized(const HeadMatrix& w) {
 }
 
 // The activations a Q8/Q4 head multiplies: x quantized to int8 with one scale per block of 32
-// (absmax / 127, rounded half away from zero), the same float operations as the head, then
-// dequantized. Also returns each column's bound on the rounding error (half a step).
-std::pair<std::vector<float>, std::vector<float>> QuantizedActivations(const float* x, int n) {
+// (absmax / max_level, rounded half away from zero), the same float operations as the head,
+// then dequantized. Also returns each column's bound on the rounding error (half a step).
+std::pair<std::vector<float>, std::vector<float>> QuantizedActivations(const float* x, int n,
+                                                                       float max_level) {
   std::vector<float> deq(n), half_step(n);
   for (int b0 = 0; b0 < n; b0 += kHeadQ8Block) {
     const int b1 = std::min(n, b0 + kHeadQ8Block);
     float abs_max = 0.0f;
     for (int c = b0; c < b1; ++c) abs_max = std::max(abs_max, std::fabs(x[c]));
-    const float d = abs_max / 127.0f;
+    const float d = abs_max / max_level;
     const float inv = d > 0.0f ? 1.0f / d : 0.0f;
     for (int c = b0; c < b1; ++c) {
-      deq[c] = d * std::clamp(std::round(x[c] * inv), -127.0f, 127.0f);
+      deq[c] = d * std::clamp(std::round(x[c] * inv), -max_level, max_level);
       half_step[c] = 0.5f * d;
     }
   }
@@ -65,7 +66,9 @@ void CheckShape(HeadType type, int n_rows, int n_cols, int n_tokens, uint32_t se
   std::vector<double> abs_sums(reference.size(), 0.0);
   for (int t = 0; t < n_tokens; ++t) {
     const float* xt = x + static_cast<size_t>(t) * ld_x;
-    const auto [xq, half_step] = QuantizedActivations(xt, n_cols);
+    // Q8 weights go up to 255 unsigned, so its activations stay within +-63 (head.h).
+    const auto [xq, half_step] =
+        QuantizedActivations(xt, n_cols, type == HeadType::kQ8 ? 63.0f : 127.0f);
     for (int r = 0; r < n_rows; ++r) {
       // sum: what the head computes (exactly, in double); exact: with float activations.
       double sum = 0, abs_sum = 0, exact = 0, activation_error = 0;
@@ -123,7 +126,8 @@ TEST(Head, RowsDequantize) {
   const HeadMatrix f16 = HeadFromF32(wf.data(), n_rows, n_cols, HeadType::kF16);
   const HeadMatrix q8 = HeadFromF32(wf.data(), n_rows, n_cols, HeadType::kQ8);
   const HeadMatrix q4 = HeadFromF32(wf.data(), n_rows, n_cols, HeadType::kQ4);
-  EXPECT_EQ(q4.data.size(), static_cast<size_t>(n_rows) * q4.stride() / 2);
+  // Q8/Q4 store whole groups of kHeadRowGroup rows.
+  EXPECT_EQ(q4.data.size(), static_cast<size_t>(kHeadRowGroup) * q4.stride() / 2);
   for (int r = 0; r < n_rows; ++r) {
     const float* want = wf.data() + static_cast<size_t>(r) * n_cols;
     HeadRow(f32, r, row.data());
@@ -162,7 +166,8 @@ TEST(Head, FromF16KeepsBitsAndConverts) {
   for (int c = 0; c < n_cols; ++c) EXPECT_EQ(row[c], F16ToF32(bits[static_cast<size_t>(2) * n_cols + c]));
   EXPECT_EQ(f16.bytes(), static_cast<size_t>(n_rows) * 64 * 2);
   const HeadMatrix q8 = HeadFromF16(bits.data(), n_rows, n_cols, HeadType::kQ8);
-  EXPECT_EQ(q8.bytes(), static_cast<size_t>(n_rows) * 64 + n_rows * 2 * sizeof(float));
+  EXPECT_EQ(q8.bytes(),
+            static_cast<size_t>(kHeadRowGroup) * 64 + kHeadRowGroup * 2 * sizeof(float));
 }
 
 TEST(Head, Q8RoundsHalvesAwayFromZero) {
