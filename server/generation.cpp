@@ -223,12 +223,61 @@ std::optional<json> GenerationJob::Collect(const std::function<bool()>& client_g
     }
     if (c.result.finish == FinishReason::kCancelled) throw CutShortByShutdown();
     if (!input_.echo.empty()) c.result.text = input_.echo[c.prompt_index] + c.result.text;
+    if (input_.tools) ExtractCalls(c);
     results.push_back(c.result);
   }
   const PieceFn piece = [this](int32_t id) { return Piece(id); };
   return input_.endpoint == Endpoint::kChat
              ? ChatCompletion(input_.meta, results, TotalUsage(), input_.params.logprobs, piece)
              : TextCompletion(input_.meta, results, TotalUsage(), input_.params.logprobs, piece);
+}
+
+void GenerationJob::ExtractCalls(Choice& c) const {
+  const ToolsRequest& tools = *input_.tools;
+  ToolReply reply = ExtractToolCalls(c.result.text, tools);
+  c.result.text = std::move(reply.content);
+  c.result.tool_calls = std::move(reply.calls);
+  // OpenAI answers a call it was told to make (a named function) with "stop".
+  c.result.finish_tool_calls = !c.result.tool_calls.empty() && tools.choice != ToolChoice::kNamed &&
+                               c.result.finish == FinishReason::kStop;
+}
+
+void GenerationJob::StreamToolEvent(Choice& c, const GenerationEvent& ev,
+                                    const std::function<void(const json&)>& emit_delta) {
+  const ToolsRequest& tools = *input_.tools;
+  c.result.text += ev.text;
+  if (tools.choice == ToolChoice::kNamed) {
+    // The reply is the call's arguments: stream them as they come.
+    if (ev.text.empty()) return;
+    json call = {{"index", 0}};
+    if (!c.call_started) {
+      call["id"] = NewToolCallId();
+      call["type"] = "function";
+      call["function"] = {{"name", tools.named}, {"arguments", ev.text}};
+      c.call_started = true;
+    } else {
+      call["function"] = {{"arguments", ev.text}};
+    }
+    emit_delta({{"tool_calls", json::array({call})}});
+    return;
+  }
+  auto send_content = [&](size_t end) {
+    if (end > c.content_sent) {
+      emit_delta({{"content", c.result.text.substr(c.content_sent, end - c.content_sent)}});
+      c.content_sent = end;
+    }
+  };
+  if (tools.choice == ToolChoice::kAuto && !ev.finished)
+    send_content(SafeContentPrefix(c.result.text));
+  if (!ev.finished) return;
+  c.result.finish =
+      ev.finish_reason == FinishReason::kNone ? FinishReason::kStop : ev.finish_reason;
+  ExtractCalls(c);
+  if (c.result.tool_calls.empty()) {
+    send_content(c.result.text.size());  // a plain reply after all: the rest of it
+  } else {
+    emit_delta({{"tool_calls", ToolCallsJson(c.result.tool_calls, true)}});
+  }
 }
 
 bool GenerationJob::Stream(const std::function<bool(const std::string&)>& write,
@@ -253,7 +302,12 @@ bool GenerationJob::Stream(const std::function<bool(const std::string&)>& write,
   }
   const PieceFn piece = [this](int32_t id) { return Piece(id); };
   auto on_event = [&](Choice& c, GenerationEvent& ev) {
-    if (!ev.text.empty() || (logprobs && !ev.tokens.empty())) {
+    if (input_.tools && ev.finish_reason != FinishReason::kError &&
+        ev.finish_reason != FinishReason::kCancelled) {
+      StreamToolEvent(c, ev, [&](const json& delta) {
+        emit(ChatChunk(meta, c.index, delta, nullptr, nullptr, usage_null));
+      });
+    } else if (!ev.text.empty() || (logprobs && !ev.tokens.empty())) {
       if (chat) {
         emit(ChatChunk(meta, c.index, {{"content", ev.text}}, nullptr,
                        logprobs ? ChatLogprobs(ev.tokens, piece) : json(nullptr), usage_null));
@@ -274,7 +328,8 @@ bool GenerationJob::Stream(const std::function<bool(const std::string&)>& write,
       emit(ErrorBody(CutShortByShutdown()));
       return;
     }
-    const char* finish = WireFinishReason(ev.finish_reason);
+    const char* finish =
+        c.result.finish_tool_calls ? "tool_calls" : WireFinishReason(ev.finish_reason);
     if (chat) {
       emit(ChatChunk(meta, c.index, json::object(), finish, nullptr, usage_null));
     } else {

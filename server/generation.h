@@ -43,6 +43,7 @@ struct GenerationInput {
   GenerationParams params;
   std::vector<std::vector<int32_t>> prompts;  // tokenized; choices = prompts x n
   std::vector<std::string> echo;              // completions with echo: text per prompt
+  std::shared_ptr<const ToolsRequest> tools;  // chat whose reply may call tools; else null
 };
 
 class GenerationJob {
@@ -79,12 +80,20 @@ class GenerationJob {
     size_t text_bytes = 0;  // for legacy text_offset
     bool got_first = false;
     Clock::time_point last_event;
+    size_t content_sent = 0;    // with tools: bytes of result.text streamed as content
+    bool call_started = false;  // with a named tool: the call's first delta was sent
   };
   // Calls on_event for each available event of unfinished choices, waiting up to `wait`
   // in total when none is ready. Returns false if `client_gone` fired (choices cancelled).
   bool Pump(const std::function<void(Choice&, GenerationEvent&)>& on_event,
             const std::function<bool()>& client_gone);
   void Finish(Choice& choice, const GenerationEvent& event);
+  // With tools: splits a finished choice's text into content and calls.
+  void ExtractCalls(Choice& choice) const;
+  // With tools, streaming: emits what `choice`'s new text makes certain (content, or a named
+  // call's arguments), and at its end the calls.
+  void StreamToolEvent(Choice& choice, const GenerationEvent& event,
+                       const std::function<void(const nlohmann::json&)>& emit_delta);
   void CancelUnfinished();
   bool AllFinished() const;
   Usage TotalUsage() const;

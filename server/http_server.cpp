@@ -343,7 +343,11 @@ struct HttpServer::Impl {
     CheckModelId(chat.params.model);
     GenerationInput input;
     input.endpoint = Endpoint::kChat;
-    input.prompts.push_back(ChatPromptIds(tok, chat_family, chat.messages));
+    const bool forced = chat.tools.active() && chat.tools.forced_schema;
+    input.prompts.push_back(
+        ChatPromptIds(tok, chat_family, chat.messages, forced ? ForcedCallPrefix(chat.tools) : ""));
+    if (chat.tools.active())
+      input.tools = std::make_shared<const ToolsRequest>(std::move(chat.tools));
     CheckPromptFits(input.prompts[0].size(), chat.params.max_tokens, b.Info().ctx_size, "messages");
     input.meta = Meta("chatcmpl");
     input.params = std::move(chat.params);

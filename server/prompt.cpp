@@ -5,8 +5,16 @@
 namespace ts::server {
 
 std::vector<int32_t> ChatPromptIds(const tokenizer::Tokenizer& tok, tokenizer::ChatFamily family,
-                                   const std::vector<tokenizer::ChatMessage>& messages) {
-  return tokenizer::EncodeChat(tok, tokenizer::RenderChat(family, messages, true));
+                                   const std::vector<tokenizer::ChatMessage>& messages,
+                                   const std::string& reply_prefix) {
+  std::vector<int32_t> ids =
+      tokenizer::EncodeChat(tok, tokenizer::RenderChat(family, messages, true));
+  if (!reply_prefix.empty()) {
+    const std::vector<int32_t> prefix =
+        tok.Encode(reply_prefix, /*add_bos=*/false, /*parse_special=*/false);
+    ids.insert(ids.end(), prefix.begin(), prefix.end());
+  }
+  return ids;
 }
 
 std::vector<std::vector<int32_t>> CompletionPromptIds(const tokenizer::Tokenizer& tok,

@@ -10,9 +10,11 @@
 
 namespace ts::server {
 
-// Renders `messages` in `family` and encodes them (special tokens from the template only).
+// Renders `messages` in `family` and encodes them (special tokens from the template only),
+// ending with the assistant header and then `reply_prefix` (text the reply continues).
 std::vector<int32_t> ChatPromptIds(const tokenizer::Tokenizer& tok, tokenizer::ChatFamily family,
-                                   const std::vector<tokenizer::ChatMessage>& messages);
+                                   const std::vector<tokenizer::ChatMessage>& messages,
+                                   const std::string& reply_prefix = {});
 
 // Encodes legacy prompts (text without special-token parsing, BOS per the vocabulary;
 // token ids as given). `echo_texts`, when not null, receives each prompt's text.

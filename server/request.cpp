@@ -194,24 +194,6 @@ GenerationParams ParseCommon(const json& body, int n_vocab, const RequestLimits&
   p.ignore_eos = GetBool(body, "ignore_eos").value_or(false);
   GetString(body, "user");  // accepted and ignored; type-checked like OpenAI
   p.json_schema = ParseResponseFormat(body);
-  if (const json* tools = Field(body, "tools"); tools && !(tools->is_array() && tools->empty())) {
-    throw BadRequest("tools / function calling is not supported by this server", "tools");
-  }
-  if (const json* choice = Field(body, "tool_choice");
-      choice && *choice != "none" && *choice != "auto") {
-    throw BadRequest(
-        "'tool_choice' other than \"none\" or \"auto\" needs tools, which this server does not "
-        "support",
-        "tool_choice");
-  }
-  for (const char* legacy : {"functions", "function_call"}) {
-    const json* v = Field(body, legacy);
-    if (v && !(v->is_array() && v->empty()) && *v != "none" && *v != "auto") {
-      throw BadRequest(
-          std::string("'") + legacy + "' (function calling) is not supported by this server",
-          legacy);
-    }
-  }
   return p;
 }
 
@@ -307,7 +289,37 @@ ChatRequest ParseChatRequest(const json& body, int n_vocab, const RequestLimits&
     } else {
       msg.content = ParseContent(*content, where + ".content");
     }
+    if (const json* calls = r == "assistant" ? Field(m, "tool_calls") : nullptr) {
+      const std::string calls_text = ToolCallsText(*calls, where + ".tool_calls");
+      msg.content += (msg.content.empty() || calls_text.empty() ? "" : "\n") + calls_text;
+    }
+    if (r == "tool") {
+      if (const json* id = Field(m, "tool_call_id"); id && !id->is_string()) {
+        throw BadRequest("'" + where + ".tool_call_id' must be a string", where + ".tool_call_id");
+      }
+      msg.content = ToolResultText(msg.content);
+    }
     req.messages.push_back(std::move(msg));
+  }
+
+  req.tools = ParseTools(body);
+  if (req.tools.active()) {
+    if (p.logprobs) {
+      throw BadRequest("'logprobs' together with 'tools' is not supported", "logprobs");
+    }
+    if (req.tools.forced_schema) {
+      if (p.json_schema) {
+        throw BadRequest("'response_format' cannot be combined with a forced 'tool_choice'",
+                         "response_format");
+      }
+      p.json_schema = req.tools.forced_schema;
+    }
+    // The tools' description goes into the system message (a new one when there is none).
+    auto& msgs = req.messages;
+    const bool has_system = msgs[0].role == "system" || msgs[0].role == "developer";
+    if (!has_system) msgs.insert(msgs.begin(), tokenizer::ChatMessage{"system", {}});
+    std::string& system = msgs[0].content;
+    system += (system.empty() ? "" : "\n\n") + ToolsSystemText(req.tools);
   }
   return req;
 }

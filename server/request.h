@@ -4,16 +4,16 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "engine/engine.h"
 #include "engine/tokenizer/chat_template.h"
+#include "server/tools.h"
 
 namespace ts::server {
 
@@ -42,7 +42,10 @@ struct GenerationParams {
 
 struct ChatRequest {
   GenerationParams params;
+  // Tool calls and results already rendered as text, the tools' description in the system
+  // message when the reply may call them (server/tools.h).
   std::vector<tokenizer::ChatMessage> messages;
+  ToolsRequest tools;
 };
 
 // A legacy prompt: text, or token ids as given.

@@ -85,15 +85,34 @@ json CompletionLogprobs(const std::vector<GeneratedToken>& tokens, const PieceFn
           {"text_offset", std::move(offsets)}};
 }
 
+json ToolCallsJson(const std::vector<ToolCall>& calls, bool stream) {
+  json list = json::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    json call;
+    if (stream) call["index"] = i;
+    call["id"] = calls[i].id;
+    call["type"] = "function";
+    call["function"] = {{"name", calls[i].name}, {"arguments", calls[i].arguments}};
+    list.push_back(std::move(call));
+  }
+  return list;
+}
+
 json ChatCompletion(const ResponseMeta& meta, const std::vector<ChoiceResult>& choices,
                     const Usage& usage, bool logprobs, const PieceFn& piece) {
   json out = Base(meta, "chat.completion");
   json list = json::array();
   for (const ChoiceResult& c : choices) {
-    list.push_back({{"index", c.index},
-                    {"message", {{"role", "assistant"}, {"content", c.text}}},
-                    {"logprobs", logprobs ? ChatLogprobs(c.tokens, piece) : json(nullptr)},
-                    {"finish_reason", WireFinishReason(c.finish)}});
+    // OpenAI: content is null when the message only calls tools.
+    json message = {
+        {"role", "assistant"},
+        {"content", c.text.empty() && !c.tool_calls.empty() ? json(nullptr) : json(c.text)}};
+    if (!c.tool_calls.empty()) message["tool_calls"] = ToolCallsJson(c.tool_calls, false);
+    list.push_back(
+        {{"index", c.index},
+         {"message", std::move(message)},
+         {"logprobs", logprobs ? ChatLogprobs(c.tokens, piece) : json(nullptr)},
+         {"finish_reason", c.finish_tool_calls ? "tool_calls" : WireFinishReason(c.finish)}});
   }
   out["choices"] = std::move(list);
   out["usage"] = UsageJson(usage);

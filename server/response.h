@@ -4,13 +4,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "engine/engine.h"
+#include "server/tools.h"
 
 namespace ts::server {
 
@@ -32,6 +32,8 @@ struct ChoiceResult {
   std::string text;
   FinishReason finish = FinishReason::kNone;
   std::vector<GeneratedToken> tokens;  // with logprobs
+  std::vector<ToolCall> tool_calls;    // chat with tools: text is then the content outside them
+  bool finish_tool_calls = false;      // finish_reason "tool_calls" (a call by the model's choice)
 };
 
 // Token id -> its bytes (for top-logprob alternatives).
@@ -54,6 +56,9 @@ nlohmann::json ChatLogprobs(const std::vector<GeneratedToken>& tokens, const Pie
 // `text_offset0` is the offset of the first token within the choice's text.
 nlohmann::json CompletionLogprobs(const std::vector<GeneratedToken>& tokens, const PieceFn& piece,
                                   size_t text_offset0);
+
+// A message's "tool_calls"; in stream deltas each call also carries its "index".
+nlohmann::json ToolCallsJson(const std::vector<ToolCall>& calls, bool stream);
 
 nlohmann::json ChatCompletion(const ResponseMeta& meta, const std::vector<ChoiceResult>& choices,
                               const Usage& usage, bool logprobs, const PieceFn& piece);

@@ -191,7 +191,7 @@ TEST(ParseChat, ErrorsNameTheField) {
   EXPECT_EQ(ChatErrorParam(Chat({{"stream_options", {{"include_usage", 1}}}})),
             "stream_options.include_usage");
   EXPECT_EQ(ChatErrorParam(Chat({{"user", 5}})), "user");
-  EXPECT_EQ(ChatErrorParam(Chat({{"tools", {{{"type", "function"}}}}})), "tools");
+  EXPECT_EQ(ChatErrorParam(Chat({{"tools", {{{"type", "function"}}}}})), "tools[0].function");
   EXPECT_EQ(ChatErrorParam(Chat({{"response_format", "json"}})), "response_format");
   EXPECT_EQ(ChatErrorParam(Chat({{"response_format", json::object()}})), "response_format.type");
   EXPECT_EQ(ChatErrorParam(Chat({{"response_format", {{"type", "yaml"}}}})),

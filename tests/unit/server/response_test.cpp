@@ -24,7 +24,7 @@ TEST(Response, Ids) {
 }
 
 TEST(Response, ChatCompletionShape) {
-  ChoiceResult c{0, "Hello", FinishReason::kLength, {}};
+  ChoiceResult c{0, "Hello", FinishReason::kLength, {}, {}, false};
   const json r = ChatCompletion(kMeta, {c}, {5, 2, 0}, false, PieceOf);
   EXPECT_EQ(r["id"], "chatcmpl-abc");
   EXPECT_EQ(r["object"], "chat.completion");
@@ -60,7 +60,7 @@ TEST(Response, CompletionLegacyLogprobs) {
   EXPECT_EQ(lp["token_logprobs"].size(), 2u);
   EXPECT_EQ(lp["text_offset"], json({10, 12}));
   EXPECT_TRUE(lp["top_logprobs"][0].contains("<2>"));
-  ChoiceResult c{1, "abc", FinishReason::kStop, {a, b}};
+  ChoiceResult c{1, "abc", FinishReason::kStop, {a, b}, {}, false};
   const json r = TextCompletion({"cmpl-x", 1, "m", "fp"}, {c}, {1, 2, 0}, true, PieceOf);
   EXPECT_EQ(r["object"], "text_completion");
   EXPECT_EQ(r["choices"][0]["text"], "abc");
