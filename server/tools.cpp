@@ -211,8 +211,7 @@ ToolsRequest ParseTools(const ordered_json& body) {
 
 std::string ToolsSystemText(const ToolsRequest& tools) {
   std::string text =
-      "# Tools\n\nYou may call functions to answer. Their signatures are within <tools></tools> "
-      "tags, one JSON object per line:\n<tools>\n";
+      "# Tools\n\nYou may call functions to answer. Their signatures, one per line:\n<tools>\n";
   for (const ToolFunction& f : tools.functions) {
     ordered_json function = {{"name", f.name}};
     if (!f.description.empty()) function["description"] = f.description;
@@ -220,9 +219,9 @@ std::string ToolsSystemText(const ToolsRequest& tools) {
     text += ordered_json{{"type", "function"}, {"function", function}}.dump() + "\n";
   }
   text +=
-      "</tools>\n\nTo call a function, reply with a JSON object holding its name and arguments "
-      "within <tool_call></tool_call> tags, one call per block:\n<tool_call>\n{\"name\": "
-      "<function-name>, \"arguments\": <args-json-object>}\n</tool_call>";
+      "</tools>\n\nTo call one, reply with its name and arguments within <tool_call></tool_call> "
+      "tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
+      "</tool_call>";
   return text;
 }
 

@@ -153,6 +153,57 @@ test('Structured Outputs: the reply fits the json_schema', async () => {
   );
 });
 
+test('function calling: a forced call reaches the SDK as tool_calls, streamed or not', async () => {
+  const weather = {
+    name: 'get_weather',
+    description: 'Weather in a city',
+    parameters: {
+      type: 'object',
+      properties: { unit: { enum: ['celsius', 'fahrenheit'] }, alerts: { type: 'boolean' } },
+      required: ['unit', 'alerts'],
+      additionalProperties: false,
+    },
+  };
+  const request = {
+    model,
+    messages: [{ role: 'user', content: 'Weather?' }],
+    max_tokens: 60,
+    temperature: 0,
+    tools: [{ type: 'function', function: weather }],
+    tool_choice: { type: 'function', function: { name: 'get_weather' } },
+    logit_bias: { 198: -100 }, // no "\n": the random model's whitespace stays short
+  };
+  const r = await client.chat.completions.create(request);
+  const choice = r.choices[0];
+  assert.equal(choice.finish_reason, 'stop'); // what OpenAI answers to a named call
+  assert.equal(choice.message.content, null);
+  assert.equal(choice.message.tool_calls.length, 1);
+  const [call] = choice.message.tool_calls;
+  assert.equal(call.type, 'function');
+  assert.match(call.id, /^call_/);
+  assert.equal(call.function.name, 'get_weather');
+  const args = JSON.parse(call.function.arguments);
+  assert.deepEqual(Object.keys(args), ['unit', 'alerts']);
+  assert.ok(['celsius', 'fahrenheit'].includes(args.unit));
+  assert.equal(typeof args.alerts, 'boolean');
+
+  // The SDK's stream helper assembles the streamed deltas into the same call.
+  const final = await client.chat.completions.stream(request).finalChatCompletion();
+  const streamed = final.choices[0].message.tool_calls[0];
+  assert.equal(streamed.function.name, 'get_weather');
+  assert.deepEqual(JSON.parse(streamed.function.arguments), args);
+
+  // The SDK's tool runner calls our function with the parsed arguments and sends back its result.
+  let called;
+  const runner = client.chat.completions.runTools({
+    ...request,
+    tools: [{ type: 'function', function: { ...weather, parse: JSON.parse, function: (a) => { called = a; return '18C'; } } }],
+  });
+  await runner.done();
+  assert.deepEqual(called, args);
+  assert.equal(runner.messages.at(-1).role, 'tool');
+});
+
 test('an aborted stream frees its sequence', async () => {
   const stream = await client.chat.completions.create({
     model,

@@ -242,6 +242,68 @@ TEST_F(ServerIntegration, JsonSchemaReturnsAFittingObject) {
             std::string::npos);
 }
 
+// Function calling: a forced call's arguments fit the tool's schema even though the model is
+// random; the call's result goes back in a tool message.
+TEST_F(ServerIntegration, ForcedToolCallsFitTheSchema) {
+  const json weather = {
+      {"type", "function"},
+      {"function",
+       {{"name", "get_weather"},
+        {"parameters",
+         {{"type", "object"},
+          {"properties",
+           {{"unit", {{"enum", {"celsius", "fahrenheit"}}}}, {"alerts", {{"type", "boolean"}}}}},
+          {"required", {"unit", "alerts"}},
+          {"additionalProperties", false}}}}}};
+  json body = ChatBody("Weather?", 48);  // the tools take most of the 256-token context
+  body["logit_bias"] = {{"198", -100}};  // no "\n": at most one space between tokens
+  body["tools"] = {weather};
+  body["tool_choice"] = {{"type", "function"}, {"function", {{"name", "get_weather"}}}};
+  const json r = PostOk("/v1/chat/completions", body);
+  const json& choice = r["choices"][0];
+  ASSERT_EQ(choice["finish_reason"], "stop") << choice;  // OpenAI's answer to a named call
+  EXPECT_TRUE(choice["message"]["content"].is_null());
+  ASSERT_EQ(choice["message"]["tool_calls"].size(), 1u);
+  const json& call = choice["message"]["tool_calls"][0];
+  EXPECT_EQ(call["function"]["name"], "get_weather");
+  const json args = json::parse(call["function"]["arguments"].get<std::string>());
+  ASSERT_EQ(args.size(), 2u) << args;
+  EXPECT_TRUE(args["unit"] == "celsius" || args["unit"] == "fahrenheit") << args;
+  EXPECT_TRUE(args["alerts"].is_boolean()) << args;
+
+  // Streamed: the deltas' arguments add up to an object of the same shape.
+  body["stream"] = true;
+  auto s = Post("/v1/chat/completions", body);
+  ASSERT_TRUE(s);
+  std::string streamed_args;
+  for (const std::string& e : Events(s->body)) {
+    if (e == "[DONE]") break;
+    const json delta = json::parse(e)["choices"][0]["delta"];
+    if (delta.contains("tool_calls"))
+      streamed_args += delta["tool_calls"][0]["function"]["arguments"].get<std::string>();
+  }
+  EXPECT_EQ(json::parse(streamed_args).size(), 2u) << streamed_args;
+
+  // "required" with one tool: the same call, finished as "tool_calls".
+  body["stream"] = false;
+  body["tool_choice"] = "required";
+  const json required = PostOk("/v1/chat/completions", body);
+  ASSERT_EQ(required["choices"][0]["finish_reason"], "tool_calls") << required;
+  EXPECT_EQ(required["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "get_weather");
+
+  // The conversation goes on with the call and its result (tools not shown: the context is small).
+  json next = ChatBody("Weather?", 4);
+  next["tools"] = {weather};
+  next["tool_choice"] = "none";
+  next["messages"].push_back({{"role", "assistant"}, {"content", nullptr}, {"tool_calls", {call}}});
+  next["messages"].push_back({{"role", "tool"}, {"tool_call_id", call["id"]}, {"content", "18C"}});
+  const json more = PostOk("/v1/chat/completions", next);
+  EXPECT_GT(
+      more["usage"]["prompt_tokens"].get<int>(),
+      PostOk("/v1/chat/completions", ChatBody("Weather?", 4))["usage"]["prompt_tokens"].get<int>() +
+          20);
+}
+
 TEST_F(ServerIntegration, TokenizeAndDetokenize) {
   // llama-server's shape: "content", no BOS unless asked.
   const json t = PostOk("/tokenize", {{"content", "Hello world"}});
