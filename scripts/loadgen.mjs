@@ -13,25 +13,40 @@
 //
 //   node scripts/loadgen.mjs --url http://127.0.0.1:8080 --concurrency 1,4,8,16 \
 //        --requests 32 --max-tokens 64 [--input-words 200] [--top-p 0.9] [--duration 60] \
-//        [--api-key K] [--json]
+//        [--api-key K] [--json] [--help]
 import { parseArgs } from 'node:util';
 
-const { values: args } = parseArgs({
-  options: {
-    url: { type: 'string', default: 'http://127.0.0.1:8080' },
-    concurrency: { type: 'string', default: '1,4,8,16' },
-    requests: { type: 'string', default: '32' },      // per level
-    duration: { type: 'string', default: '120' },     // seconds, per level
-    'max-tokens': { type: 'string', default: '64' },
-    'top-p': { type: 'string', default: '' },          // sent only when given
-    prompt: { type: 'string', default: 'Write a long story about a lighthouse keeper.' },
-    'input-words': { type: 'string', default: '0' },  // > 0: a distinct random prompt per request
-    'input-seed': { type: 'string', default: '' },    // the prompts' seed (default: new each run)
-    'api-key': { type: 'string', default: process.env.TERNSERVE_API_KEY ?? '' },
-    model: { type: 'string', default: '' },
-    json: { type: 'boolean', default: false },
-  },
-});
+const options = {
+  url: { type: 'string', default: 'http://127.0.0.1:8080' },
+  concurrency: { type: 'string', default: '1,4,8,16' },
+  requests: { type: 'string', default: '32' },      // per level
+  duration: { type: 'string', default: '120' },     // seconds, per level
+  'max-tokens': { type: 'string', default: '64' },
+  'top-p': { type: 'string', default: '' },          // sent only when given
+  prompt: { type: 'string', default: 'Write a long story about a lighthouse keeper.' },
+  'input-words': { type: 'string', default: '0' },  // > 0: a distinct random prompt per request
+  'input-seed': { type: 'string', default: '' },    // the prompts' seed (default: new each run)
+  'api-key': { type: 'string', default: process.env.TERNSERVE_API_KEY ?? '' },
+  model: { type: 'string', default: '' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+};
+let args;
+try {
+  ({ values: args } = parseArgs({ options }));
+} catch (e) {
+  console.error(`loadgen: ${e.message} (--help lists the options)`);
+  process.exit(2);
+}
+if (args.help) {
+  // The usage is the header comment above.
+  const { readFileSync } = await import('node:fs');
+  const lines = readFileSync(new URL(import.meta.url), 'utf8').split('\n');
+  const end = lines.findIndex((l, i) => i > 0 && !l.startsWith('//'));
+  const header = lines.slice(1, end);
+  console.log(header.map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
 
 const base = new URL(args.url);
 if (!['127.0.0.1', 'localhost', '[::1]', '::1'].includes(base.hostname)) {

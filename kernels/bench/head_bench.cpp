@@ -1,5 +1,5 @@
 // Head (vocab x d_model) GEMV/GEMM per type and ISA; GB/s of weights streamed (1 token is
-// memory bound) and multiply-adds per second (64 tokens are compute bound).
+// memory bound) and multiply-adds per cycle and core (64 tokens are compute bound).
 // 32768 x 2560 rows: F16 160 MB, Q8 90 MB — beyond L3, like the real 128256-row head.
 #include <benchmark/benchmark.h>
 
