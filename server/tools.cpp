@@ -87,24 +87,26 @@ std::shared_ptr<const sample::JsonSchema> ForcedSchema(const ToolsRequest& t) {
                                  [&](const ToolFunction& f) { return f.name == t.named; });
     return CompileJsonSchema(ParametersOrAnyObject(*it), param_of(t.named));
   }
-  ordered_json name_schema, arguments_schema = {{"type", "object"}};
-  if (t.functions.size() == 1) {
-    const ToolFunction& only = t.functions[0];
-    CompileJsonSchema(ParametersOrAnyObject(only),
-                      param_of(only.name));  // names the field on errors
-    name_schema = {{"const", only.name}};
-    arguments_schema = ParametersOrAnyObject(only);
-  } else {
-    ordered_json names = ordered_json::array();
-    for (const ToolFunction& f : t.functions) names.push_back(f.name);
-    name_schema = {{"enum", names}};
+  // "required": {"name": a tool, "arguments": that tool's arguments}, a tagged union whose
+  // variants are the tools.
+  auto call_schema = [](const ordered_json& name, const ordered_json& arguments) {
+    return ordered_json{{"type", "object"},
+                        {"properties", {{"name", name}, {"arguments", arguments}}},
+                        {"required", {"name", "arguments"}},
+                        {"additionalProperties", false}};
+  };
+  ordered_json names = ordered_json::array();
+  for (const ToolFunction& f : t.functions) names.push_back(f.name);
+  auto any_call = std::make_shared<sample::JsonSchema>(
+      *CompileJsonSchema(call_schema({{"enum", names}}, {{"type", "object"}}), "tools"));
+  std::vector<int> variants;
+  for (const ToolFunction& f : t.functions) {
+    CompileJsonSchema(ParametersOrAnyObject(f), param_of(f.name));  // errors name the tool
+    variants.push_back(any_call->Append(*CompileJsonSchema(
+        call_schema({{"const", f.name}}, ParametersOrAnyObject(f)), param_of(f.name))));
   }
-  const ordered_json call = {
-      {"type", "object"},
-      {"properties", {{"name", name_schema}, {"arguments", arguments_schema}}},
-      {"required", {"name", "arguments"}},
-      {"additionalProperties", false}};
-  return CompileJsonSchema(call, "tools");
+  any_call->nodes[static_cast<size_t>(any_call->root)].variants = std::move(variants);
+  return any_call;
 }
 
 // Returns the call in `text` when it is {"name": one of the tools, "arguments": {...}}.

@@ -7,8 +7,7 @@
 // calls are found in its reply (streamed content stops where a call starts). "required" and a
 // named function force a call: the assistant turn starts with the call's opening and the rest
 // is constrained to JSON that fits (for a named function, its `parameters` schema; for
-// "required", {"name": one of the tools, "arguments": an object}, the arguments held to the
-// tool's schema when there is only one tool).
+// "required", {"name": one of the tools, "arguments": that tool's parameters}).
 #pragma once
 
 #include <memory>

@@ -287,9 +287,19 @@ struct Machine {
       lex.value_node = node(lex.match_node).properties[static_cast<size_t>(property)].schema;
       lex.mode = Mode::kColon;
     } else {
+      SelectVariant(complete);
       ValueDone();
     }
     return 0;
+  }
+
+  // After literal `i` completed a value: when it was the tag (first property) of a tagged
+  // union, the object goes on as the variant it names.
+  void SelectVariant(int i) {
+    if (stack.size() == 0 || stack.top().kind != '{' || stack.top().next != 1) return;
+    const Node& n = node(stack.top().node);
+    if (n.variants.empty() || n.properties[0].schema != lex.match_node) return;
+    stack.top_mut().node = n.variants[static_cast<size_t>(i)];
   }
 
   // The first byte of a value of node value_node.

@@ -39,6 +39,9 @@ struct JsonSchemaNode {
     bool required = true;
   };
   std::vector<Property> properties;
+  // A tagged union of closed objects: once the first property's value is its literal i, the
+  // object goes on as node variants[i] (whose first property is the same key). Empty: none.
+  std::vector<int> variants;
 
   // Arrays: items of node `items`, between min_items and max_items (-1: no limit) of them.
   int items = 0;
@@ -51,6 +54,22 @@ struct JsonSchemaNode {
 struct JsonSchema {
   std::vector<JsonSchemaNode> nodes;
   int root = 1;
+
+  // Appends other's nodes (its node 0, "any", becomes this one's) and returns the index of
+  // other's root among them.
+  int Append(const JsonSchema& other) {
+    const int offset = static_cast<int>(nodes.size()) - 1;
+    auto moved = [&](int i) { return i == 0 ? 0 : i + offset; };
+    for (size_t i = 1; i < other.nodes.size(); ++i) {
+      JsonSchemaNode n = other.nodes[i];
+      n.values = moved(n.values);
+      n.items = moved(n.items);
+      for (auto& p : n.properties) p.schema = moved(p.schema);
+      for (int& v : n.variants) v = moved(v);
+      nodes.push_back(std::move(n));
+    }
+    return moved(other.root);
+  }
 
   // Returns the schema of JSON mode: any object.
   static JsonSchema AnyObject() {

@@ -268,5 +268,58 @@ TEST(JsonPrefix, SchemaWalksAgreeWithFeedAndFit) {
   RecordProperty("steps", steps);
 }
 
+// {"name": "a" | "b", "args": ...}: a tagged union whose variant "a" needs {"x": integer} and
+// "b" an empty object, built with JsonSchema::Append as the server builds tool calls.
+std::shared_ptr<const JsonSchema> CallSchema() {
+  auto call = [](const std::string& name_literal, int args_node_types, bool args_needs_x) {
+    JsonSchema s;
+    s.nodes.resize(6);
+    s.root = 1;
+    s.nodes[1].types = kJsonObject;
+    s.nodes[1].closed = true;
+    s.nodes[1].properties = {{"\"name\"", 2, true}, {"\"args\"", 3, true}};
+    s.nodes[2].literals = {name_literal};
+    s.nodes[3].types = static_cast<uint8_t>(args_node_types);
+    s.nodes[3].closed = true;
+    if (args_needs_x) s.nodes[3].properties = {{"\"x\"", 4, true}};
+    s.nodes[4].types = kJsonInteger;
+    return s;
+  };
+  JsonSchema any = call("\"a\"", kJsonObject, false);
+  any.nodes[2].literals = {"\"a\"", "\"b\""};
+  any.nodes[3].closed = false;  // any object until the tag is known
+  const int a = any.Append(call("\"a\"", kJsonObject, true));
+  const int b = any.Append(call("\"b\"", kJsonObject, false));
+  EXPECT_EQ(a, 6);
+  EXPECT_EQ(any.nodes[static_cast<size_t>(a)].properties[1].schema, 8);  // indices moved
+  any.nodes[1].variants = {a, b};
+  return std::make_shared<const JsonSchema>(std::move(any));
+}
+
+TEST(JsonPrefix, TaggedUnionsFollowTheirTag) {
+  const auto schema = CallSchema();
+  auto accepted = [&](const std::string& text) {
+    JsonPrefix p(schema);
+    return AcceptedBytes(text, &p);
+  };
+  for (const std::string ok : {R"({"name": "a", "args": {"x": 5}})", R"({"name":"b","args":{}})"}) {
+    JsonPrefix p(schema);
+    EXPECT_EQ(AcceptedBytes(ok, &p), ok.size()) << ok;
+    EXPECT_TRUE(p.complete()) << ok;
+  }
+  // "a" needs x: its args cannot close empty; "b" takes no keys.
+  const std::string a_empty = R"({"name": "a", "args": {})";
+  EXPECT_EQ(accepted(a_empty), a_empty.size() - 1);
+  const std::string b_with_x = R"({"name": "b", "args": {"x")";
+  EXPECT_EQ(accepted(b_with_x), b_with_x.find("\"x"));
+  const std::string a_string = R"({"name": "a", "args": {"x": "5"}})";
+  EXPECT_EQ(accepted(a_string), a_string.find("\"5"));
+  // CanFeed (the stack probe) agrees.
+  JsonPrefix p(schema);
+  ASSERT_TRUE(p.Feed(R"({"name": "a", "args": )"));
+  EXPECT_FALSE(p.CanFeed("{}"));
+  EXPECT_TRUE(p.CanFeed("{\"x\""));
+}
+
 }  // namespace
 }  // namespace ts::sample

@@ -18,7 +18,7 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kApiKey = "integration-key";
-constexpr int kCtx = 256;
+constexpr int kCtx = 512;  // room for a tools prompt
 
 class ServerIntegration : public ::testing::Test {
  protected:
@@ -255,7 +255,7 @@ TEST_F(ServerIntegration, ForcedToolCallsFitTheSchema) {
            {{"unit", {{"enum", {"celsius", "fahrenheit"}}}}, {"alerts", {{"type", "boolean"}}}}},
           {"required", {"unit", "alerts"}},
           {"additionalProperties", false}}}}}};
-  json body = ChatBody("Weather?", 48);  // the tools take most of the 256-token context
+  json body = ChatBody("Weather?", 48);
   body["logit_bias"] = {{"198", -100}};  // no "\n": at most one space between tokens
   body["tools"] = {weather};
   body["tool_choice"] = {{"type", "function"}, {"function", {{"name", "get_weather"}}}};
@@ -291,7 +291,34 @@ TEST_F(ServerIntegration, ForcedToolCallsFitTheSchema) {
   ASSERT_EQ(required["choices"][0]["finish_reason"], "tool_calls") << required;
   EXPECT_EQ(required["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "get_weather");
 
-  // The conversation goes on with the call and its result (tools not shown: the context is small).
+  // "required" with two tools: the arguments fit the schema of the tool the name picked.
+  const json zone = {{"type", "function"},
+                     {"function",
+                      {{"name", "get_time"},
+                       {"parameters",
+                        {{"type", "object"},
+                         {"properties", {{"zone", {{"enum", {"UTC", "CET"}}}}}},
+                         {"required", {"zone"}},
+                         {"additionalProperties", false}}}}}};
+  body["tools"] = {weather, zone};
+  body["max_tokens"] = 60;
+  for (int seed = 0; seed < 3; ++seed) {
+    body["temperature"] = 1;
+    body["seed"] = seed;
+    const json two = PostOk("/v1/chat/completions", body);
+    ASSERT_EQ(two["choices"][0]["finish_reason"], "tool_calls") << two;
+    const json& picked = two["choices"][0]["message"]["tool_calls"][0]["function"];
+    const json picked_args = json::parse(picked["arguments"].get<std::string>());
+    if (picked["name"] == "get_time") {
+      EXPECT_TRUE(picked_args == json({{"zone", "UTC"}}) || picked_args == json({{"zone", "CET"}}))
+          << picked_args;
+    } else {
+      ASSERT_EQ(picked["name"], "get_weather");
+      EXPECT_EQ(picked_args.size(), 2u) << picked_args;
+    }
+  }
+
+  // The conversation goes on with the call and its result (tools not shown).
   json next = ChatBody("Weather?", 4);
   next["tools"] = {weather};
   next["tool_choice"] = "none";

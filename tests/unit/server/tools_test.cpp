@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/sample/json_prefix.h"
 #include "fake_backend.h"
 #include "server/api_error.h"
 #include "server/generation.h"
@@ -92,8 +93,9 @@ TEST(Tools, RefusesWhatItCannotHonour) {
   // A forced call is held to its schema, so a schema it cannot enforce is refused up front.
   ordered_json pattern = Weather();
   pattern["function"]["parameters"]["properties"]["city"]["pattern"] = "^[A-Z]";
-  EXPECT_NO_THROW(ParseChatRequest(
-      Chat({{"tools", {Time(), pattern}}, {"tool_choice", "required"}}), 1000));  // not held
+  EXPECT_EQ(ErrorParam(Chat({{"tools", {Time(), pattern}}, {"tool_choice", "required"}})),
+            "tools[1].function.parameters");
+  EXPECT_NO_THROW(ParseChatRequest(Chat({{"tools", {Time(), pattern}}}), 1000));  // auto: not held
   EXPECT_EQ(ErrorParam(Chat({{"tools", {pattern}}, {"tool_choice", "required"}})),
             "tools[0].function.parameters");
   EXPECT_EQ(ErrorParam(Chat({{"tools", {pattern}}, {"logprobs", true}})), "logprobs");
@@ -106,6 +108,23 @@ TEST(Tools, RefusesWhatItCannotHonour) {
           {{"messages",
             {{{"role", "assistant"}, {"content", nullptr}, {"tool_calls", {{{"id", "c"}}}}}}}})),
       "messages[0].tool_calls[0]");
+}
+
+TEST(Tools, RequiredHoldsTheArgumentsToTheNamedTool) {
+  const ToolsRequest t =
+      ParseTools(Chat({{"tools", {Weather(), Time()}}, {"tool_choice", "required"}}));
+  ASSERT_TRUE(t.forced_schema);
+  auto accepts = [&](const std::string& text) {
+    sample::JsonPrefix p(t.forced_schema);
+    return p.Feed(text) && p.complete();
+  };
+  EXPECT_TRUE(accepts(R"({"name": "get_weather", "arguments": {"city": "Oslo"}})"));
+  EXPECT_TRUE(accepts(R"({"name": "get_time", "arguments": {}})"));
+  EXPECT_TRUE(accepts(
+      R"({"name": "get_time", "arguments": {"zone": "UTC"}})"));  // no parameters: any object
+  EXPECT_FALSE(accepts(R"({"name": "get_weather", "arguments": {}})"));  // city is required
+  EXPECT_FALSE(accepts(R"({"name": "get_weather", "arguments": {"city": 5}})"));
+  EXPECT_FALSE(accepts(R"({"name": "launch", "arguments": {}})"));
 }
 
 TEST(Tools, RendersToolsCallsAndResultsIntoThePrompt) {
