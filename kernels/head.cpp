@@ -47,9 +47,10 @@ HeadMatrix Allocate(int n_rows, int n_cols, HeadType type) {
   const size_t stored_rows = HasScales(type) ? static_cast<size_t>(w.n_groups()) * kHeadRowGroup
                                              : static_cast<size_t>(n_rows);
   w.data.Resize(stored_rows * RowBytes(type, w.stride()));
-  if (HasScales(type))
+  if (HasScales(type)) {
     std::memset(w.data.data(), type == HeadType::kQ8 ? 0x80 : 0x88, w.data.size());
-  if (HasScales(type)) w.scales.assign(stored_rows * (w.stride() / kHeadQ8Block), 0.0f);
+    w.scales.assign(stored_rows * (w.stride() / kHeadQ8Block), 0.0f);
+  }
   return w;
 }
 

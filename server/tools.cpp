@@ -77,15 +77,12 @@ ordered_json ParametersOrAnyObject(const ToolFunction& f) {
 
 // The schema a forced call's constrained text must fit (see tools.h).
 std::shared_ptr<const sample::JsonSchema> ForcedSchema(const ToolsRequest& t) {
-  auto param_of = [&](const std::string& name) {
-    const auto it = std::find_if(t.functions.begin(), t.functions.end(),
-                                 [&](const ToolFunction& f) { return f.name == name; });
-    return fmt::format("tools[{}].function.parameters", it - t.functions.begin());
-  };
+  const auto param = [](size_t i) { return fmt::format("tools[{}].function.parameters", i); };
   if (t.choice == ToolChoice::kNamed) {
-    const auto it = std::find_if(t.functions.begin(), t.functions.end(),
-                                 [&](const ToolFunction& f) { return f.name == t.named; });
-    return CompileJsonSchema(ParametersOrAnyObject(*it), param_of(t.named));
+    for (size_t i = 0; i < t.functions.size(); ++i) {
+      if (t.functions[i].name == t.named)
+        return CompileJsonSchema(ParametersOrAnyObject(t.functions[i]), param(i));
+    }
   }
   // "required": {"name": a tool, "arguments": that tool's arguments}, a tagged union whose
   // variants are the tools.
@@ -100,10 +97,11 @@ std::shared_ptr<const sample::JsonSchema> ForcedSchema(const ToolsRequest& t) {
   auto any_call = std::make_shared<sample::JsonSchema>(
       *CompileJsonSchema(call_schema({{"enum", names}}, {{"type", "object"}}), "tools"));
   std::vector<int> variants;
-  for (const ToolFunction& f : t.functions) {
-    CompileJsonSchema(ParametersOrAnyObject(f), param_of(f.name));  // errors name the tool
-    variants.push_back(any_call->Append(*CompileJsonSchema(
-        call_schema({{"const", f.name}}, ParametersOrAnyObject(f)), param_of(f.name))));
+  for (size_t i = 0; i < t.functions.size(); ++i) {
+    const ordered_json parameters = ParametersOrAnyObject(t.functions[i]);
+    CompileJsonSchema(parameters, param(i));  // alone first, so a refusal names its own paths
+    variants.push_back(any_call->Append(
+        *CompileJsonSchema(call_schema({{"const", t.functions[i].name}}, parameters), param(i))));
   }
   any_call->nodes[static_cast<size_t>(any_call->root)].variants = std::move(variants);
   return any_call;

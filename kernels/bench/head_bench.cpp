@@ -51,11 +51,11 @@ void BM_HeadGemm(benchmark::State& state) {
   state.counters["GB/s"] = benchmark::Counter(
       static_cast<double>(w.bytes()) * static_cast<double>(state.iterations()) / 1e9,
       benchmark::Counter::kIsRate);
-  // Several tokens are compute bound: multiply-adds per second say how far from the pipes.
-  state.counters["GMAC/s"] =
-      benchmark::Counter(static_cast<double>(w.n_rows) * w.n_cols * n_tokens *
-                             static_cast<double>(state.iterations()) / 1e9,
-                         benchmark::Counter::kIsRate);
+  // Several tokens are compute bound: multiply-adds per cycle say how far from the pipes.
+  const double macs =
+      static_cast<double>(w.n_rows) * w.n_cols * n_tokens * static_cast<double>(state.iterations());
+  state.counters["MACs/cycle/core"] =
+      benchmark::Counter(macs / CyclesPerSecond() / pool.n_threads(), benchmark::Counter::kIsRate);
   ForceIsa(DetectBestIsa());
 }
 BENCHMARK(BM_HeadGemm)
