@@ -23,8 +23,8 @@ constexpr KernelTable kScalarTable = {
     internal::scalar::TernaryDots,
     internal::scalar::HeadGemmF32,
     internal::scalar::HeadGemmF16,
-    internal::scalar::HeadGemmQ8,
-    internal::scalar::HeadGemmQ4,
+    internal::scalar::HeadGroupQ8,
+    internal::scalar::HeadGroupQ4,
     internal::scalar::AbsMax,
     internal::scalar::QuantizeRow,
 };
@@ -35,8 +35,8 @@ constexpr KernelTable kAvx2Table = {
     internal::avx2::TernaryDots,
     internal::avx2::HeadGemmF32,
     internal::avx2::HeadGemmF16,
-    internal::avx2::HeadGemmQ8,
-    internal::avx2::HeadGemmQ4,
+    internal::avx2::HeadGroupQ8,
+    internal::avx2::HeadGroupQ4,
     internal::avx2::AbsMax,
     internal::avx2::QuantizeRow,
 };
@@ -45,8 +45,8 @@ constexpr KernelTable kAvx512Table = {
     internal::avx512::TernaryDots,
     internal::avx512::HeadGemmF32,
     internal::avx512::HeadGemmF16,
-    internal::avx512::HeadGemmQ8,
-    internal::avx512::HeadGemmQ4,
+    internal::avx512::HeadGroupQ8,
+    internal::avx512::HeadGroupQ4,
     internal::avx512::AbsMax,
     internal::avx512::QuantizeRow,
 };

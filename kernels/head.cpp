@@ -145,7 +145,7 @@ internal::HeadGemmFn FloatKernelFor(const internal::KernelTable& table, HeadType
   return type == HeadType::kF16 ? table.head_f16 : table.head_f32;
 }
 
-internal::HeadQuantGemmFn QuantKernelFor(const internal::KernelTable& table, HeadType type) {
+internal::HeadQuantGroupFn QuantKernelFor(const internal::KernelTable& table, HeadType type) {
   return type == HeadType::kQ4 ? table.head_q4 : table.head_q8;
 }
 
@@ -188,6 +188,26 @@ internal::HeadActivations QuantizeActivations(const float* x_padded, int n_token
   return {q.data(), scales.data(), sums.data()};
 }
 
+// Rows [r0, r1) of a Q8/Q4 head (r0 a multiple of kHeadRowGroup) for n_tok <= kTokenTile
+// tokens: `kernel` a row group at a time, padding rows not written.
+void QuantRows(internal::HeadQuantGroupFn kernel, const HeadMatrix& w, int r0, int r1,
+               const internal::HeadActivations& x, int n_tok, float* logits, int ld_logits) {
+  const int stride = w.stride();
+  const size_t group_bytes = RowBytes(w.type, stride) * kHeadRowGroup;
+  const size_t group_scales = static_cast<size_t>(stride / kHeadQ8Block) * kHeadRowGroup;
+  for (int g0 = r0; g0 < r1; g0 += kHeadRowGroup) {
+    const auto g = static_cast<size_t>(g0 / kHeadRowGroup);
+    alignas(64) float out[kTokenTile][kHeadRowGroup];
+    kernel(w.data.data() + g * group_bytes, w.scales.data() + g * group_scales, stride, x, n_tok,
+           out);
+    const int n_valid = std::min(kHeadRowGroup, r1 - g0);
+    for (int t = 0; t < n_tok; ++t) {
+      std::memcpy(logits + static_cast<size_t>(t) * ld_logits + g0, out[t],
+                  n_valid * sizeof(float));
+    }
+  }
+}
+
 // Runs `table`'s kernel for w's type over all rows, split over pool (may be null) in strips of
 // kStripRows rows x kTokenTile tokens.
 void Run(const internal::KernelTable& table, const HeadMatrix& w, const float* x, int n_tokens,
@@ -200,7 +220,7 @@ void Run(const internal::KernelTable& table, const HeadMatrix& w, const float* x
       quantized ? QuantizeActivations(x_padded, n_tokens, stride, ActivationMaxLevel(w.type))
                 : internal::HeadActivations{};
   const internal::HeadGemmFn float_kernel = FloatKernelFor(table, w.type);
-  const internal::HeadQuantGemmFn quant_kernel = QuantKernelFor(table, w.type);
+  const internal::HeadQuantGroupFn quant_kernel = QuantKernelFor(table, w.type);
   auto rows = [&](int row_begin, int row_end) {
     for (int r0 = row_begin; r0 < row_end; r0 += kStripRows) {
       const int r1 = std::min(row_end, r0 + kStripRows);
@@ -211,7 +231,7 @@ void Run(const internal::KernelTable& table, const HeadMatrix& w, const float* x
           const size_t block0 = static_cast<size_t>(t0) * n_blocks;
           const internal::HeadActivations tile = {xq.q + static_cast<size_t>(t0) * stride,
                                                   xq.scales + block0, xq.sums + block0};
-          quant_kernel(w.data.data(), w.scales.data(), stride, r0, r1, tile, n_tok, out, ld_logits);
+          QuantRows(quant_kernel, w, r0, r1, tile, n_tok, out, ld_logits);
         } else {
           float_kernel(w.data.data(), stride, r0, r1, x_padded + static_cast<size_t>(t0) * stride,
                        stride, n_tok, out, ld_logits);
@@ -309,8 +329,8 @@ void HeadGemmReference(const HeadMatrix& w, const float* x, int n_tokens, int ld
   internal::KernelTable scalar_table{};
   scalar_table.head_f32 = internal::scalar::HeadGemmF32;
   scalar_table.head_f16 = internal::scalar::HeadGemmF16;
-  scalar_table.head_q8 = internal::scalar::HeadGemmQ8;
-  scalar_table.head_q4 = internal::scalar::HeadGemmQ4;
+  scalar_table.head_q8 = internal::scalar::HeadGroupQ8;
+  scalar_table.head_q4 = internal::scalar::HeadGroupQ4;
   Run(scalar_table, w, x, n_tokens, ld_x, logits, ld_logits, nullptr);
 }
 
@@ -345,11 +365,10 @@ void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end, con
 }
 
 // Q8 / Q4: integer dot products per block, scaled by the two block scales, summed in float.
-void QuantRows(HeadType type, const void* w_data, const float* w_scales, int stride, int row_begin,
-               int row_end, const HeadActivations& x, int n_tok, float* logits, int ld_logits) {
+void QuantGroup(HeadType type, const uint8_t* group, const float* group_scales, int stride,
+                const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
   const int n_blocks = stride / kHeadQ8Block;
-  const auto* data = static_cast<const uint8_t*>(w_data);
-  for (int r = row_begin; r < row_end; ++r) {
+  for (int i = 0; i < kHeadRowGroup; ++i) {  // a group's row i is row i of its own data
     for (int t = 0; t < n_tok; ++t) {
       const int8_t* xt = x.q + static_cast<size_t>(t) * stride;
       const float* xt_scales = x.scales + static_cast<size_t>(t) * n_blocks;
@@ -357,25 +376,23 @@ void QuantRows(HeadType type, const void* w_data, const float* w_scales, int str
       for (int b = 0; b < n_blocks; ++b) {
         int32_t dot = 0;
         for (int c = b * kHeadQ8Block; c < (b + 1) * kHeadQ8Block; ++c) {
-          dot += QuantLevel(type, data, stride, r, c) * xt[c];
+          dot += QuantLevel(type, group, stride, i, c) * xt[c];
         }
-        sum += w_scales[ScaleIndex(stride, r, b)] * xt_scales[b] * static_cast<float>(dot);
+        sum += group_scales[ScaleIndex(stride, i, b)] * xt_scales[b] * static_cast<float>(dot);
       }
-      logits[static_cast<size_t>(t) * ld_logits + r] = sum;
+      out[t][i] = sum;
     }
   }
 }
 
-void HeadGemmQ8(const void* w_data, const float* w_scales, int stride, int row_begin, int row_end,
-                const HeadActivations& x, int n_tok, float* logits, int ld_logits) {
-  QuantRows(HeadType::kQ8, w_data, w_scales, stride, row_begin, row_end, x, n_tok, logits,
-            ld_logits);
+void HeadGroupQ8(const uint8_t* group, const float* group_scales, int stride,
+                 const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
+  QuantGroup(HeadType::kQ8, group, group_scales, stride, x, n_tok, out);
 }
 
-void HeadGemmQ4(const void* w_data, const float* w_scales, int stride, int row_begin, int row_end,
-                const HeadActivations& x, int n_tok, float* logits, int ld_logits) {
-  QuantRows(HeadType::kQ4, w_data, w_scales, stride, row_begin, row_end, x, n_tok, logits,
-            ld_logits);
+void HeadGroupQ4(const uint8_t* group, const float* group_scales, int stride,
+                 const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
+  QuantGroup(HeadType::kQ4, group, group_scales, stride, x, n_tok, out);
 }
 
 }  // namespace internal::scalar

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "kernels/cpu.h"
+#include "kernels/head.h"
 
 namespace ts::kernels::internal {
 
@@ -32,14 +33,11 @@ struct HeadActivations {
   const int32_t* sums;  // [n_tok, stride / kHeadQ8Block]
 };
 
-// Q8/Q4 head GEMV/GEMM over rows [row_begin, row_end) with int8 activations:
-// logits[t * ld_logits + r] = sum_b w_scales[r, b] * x.scales[t, b] * dot(Wq[r, b], x.q[t, b])
-// over blocks b of kHeadQ8Block columns (integer dots). Weights and w_scales in the row group
-// layout of head.h; row_begin is a multiple of kHeadRowGroup, row_end one too or the head's
-// last row (padding rows are not written). Up to 4 tokens (n_tok).
-using HeadQuantGemmFn = void (*)(const void* w_data, const float* w_scales, int stride,
-                                 int row_begin, int row_end, const HeadActivations& x, int n_tok,
-                                 float* logits, int ld_logits);
+// Q8/Q4 head GEMM of one row group (kHeadRowGroup rows in head.h's layout) with int8
+// activations: out[t][i] = sum_b scale[b][i] * x.scales[t, b] * dot(Wq[i, b], x.q[t, b]) over
+// blocks b of kHeadQ8Block columns (integer dots), for t < n_tok (1..4).
+using HeadQuantGroupFn = void (*)(const uint8_t* group, const float* group_scales, int stride,
+                                  const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]);
 
 // Returns max |x[i]| over n values (0 for n == 0).
 using AbsMaxFn = float (*)(const float* x, int n);
@@ -51,8 +49,8 @@ struct KernelTable {
   TernaryDotsFn ternary_dots;
   HeadGemmFn head_f32;
   HeadGemmFn head_f16;
-  HeadQuantGemmFn head_q8;
-  HeadQuantGemmFn head_q4;
+  HeadQuantGroupFn head_q8;
+  HeadQuantGroupFn head_q4;
   AbsMaxFn abs_max;
   QuantizeRowFn quantize_row;
 };
@@ -60,20 +58,20 @@ struct KernelTable {
 // Returns the table of the active ISA.
 const KernelTable& ActiveTable();
 
-#define TS_DECLARE_KERNELS(ns)                                                                     \
-  namespace ns {                                                                                   \
-  void TernaryDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,         \
-                   const int8_t* q, int ld_q, int n_tok, int32_t* dots, int ld_dots);              \
-  void HeadGemmF32(const void* w_data, int stride, int row_begin, int row_end, const float* x,     \
-                   int ld_x, int n_tok, float* logits, int ld_logits);                             \
-  void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end, const float* x,     \
-                   int ld_x, int n_tok, float* logits, int ld_logits);                             \
-  void HeadGemmQ8(const void* w_data, const float* w_scales, int stride, int row_begin,            \
-                  int row_end, const HeadActivations& x, int n_tok, float* logits, int ld_logits); \
-  void HeadGemmQ4(const void* w_data, const float* w_scales, int stride, int row_begin,            \
-                  int row_end, const HeadActivations& x, int n_tok, float* logits, int ld_logits); \
-  float AbsMax(const float* x, int n);                                                             \
-  int32_t QuantizeRow(const float* x, int n, float s, int8_t* q);                                  \
+#define TS_DECLARE_KERNELS(ns)                                                                 \
+  namespace ns {                                                                               \
+  void TernaryDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,     \
+                   const int8_t* q, int ld_q, int n_tok, int32_t* dots, int ld_dots);          \
+  void HeadGemmF32(const void* w_data, int stride, int row_begin, int row_end, const float* x, \
+                   int ld_x, int n_tok, float* logits, int ld_logits);                         \
+  void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end, const float* x, \
+                   int ld_x, int n_tok, float* logits, int ld_logits);                         \
+  void HeadGroupQ8(const uint8_t* group, const float* group_scales, int stride,                \
+                   const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]);          \
+  void HeadGroupQ4(const uint8_t* group, const float* group_scales, int stride,                \
+                   const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]);          \
+  float AbsMax(const float* x, int n);                                                         \
+  int32_t QuantizeRow(const float* x, int n, float s, int8_t* q);                              \
   }
 
 TS_DECLARE_KERNELS(scalar)

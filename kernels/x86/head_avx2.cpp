@@ -3,7 +3,6 @@
 // 64 columns and x is zero padded, so there are no tails; Q8/Q4 rows come in groups of 16.
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -117,7 +116,6 @@ void ForEachBlock(int row_begin, int row_end, int n_tok, Fn&& fn) {
 // (8 columns) of half a row group (8 rows), in the row group layout of head.h.
 struct Q8Steps {
   static constexpr int kOffset = 128;
-  static size_t GroupBytes(int stride) { return static_cast<size_t>(stride) * kHeadRowGroup; }
   static void Load(const uint8_t* group, int pair, int half, __m256i* step0, __m256i* step1) {
     const uint8_t* p = group + static_cast<size_t>(pair) * 2 * 4 * kHeadRowGroup + half * 32;
     *step0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
@@ -126,7 +124,6 @@ struct Q8Steps {
 };
 struct Q4Steps {
   static constexpr int kOffset = 8;
-  static size_t GroupBytes(int stride) { return static_cast<size_t>(stride) * kHeadRowGroup / 2; }
   static void Load(const uint8_t* group, int pair, int half, __m256i* step0, __m256i* step1) {
     // One step in the low nibbles, the next in the high ones.
     const __m256i bytes = _mm256_load_si256(reinterpret_cast<const __m256i*>(
@@ -195,43 +192,32 @@ void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks, i
     _mm256_storeu_ps(out[i % T] + (h0 + i / T) * 8, acc[i / T][i % T]);
 }
 
-// Rows [row_begin, row_end) of a Q8 / Q4 head for n_tok (1..4) tokens, a row group at a time.
-// One or two tokens take both halves of a group per pass; three or four take a half per pass
-// so their accumulators stay in registers.
+// One row group of a Q8 / Q4 head for n_tok (1..4) tokens. One or two tokens take both halves
+// of the group per pass; three or four take a half per pass so their accumulators stay in
+// registers.
 template <class Steps>
-void QuantGemm(const void* w_data, const float* w_scales, int stride, int row_begin, int row_end,
-               const HeadActivations& x, int n_tok, float* logits, int ld_logits) {
+void QuantGroupTokens(const uint8_t* group, const float* group_scales, int stride,
+                      const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
   const int n_blocks = stride / kHeadQ8Block;
-  for (int r0 = row_begin; r0 < row_end; r0 += kHeadRowGroup) {
-    const size_t g = static_cast<size_t>(r0 / kHeadRowGroup);
-    const uint8_t* group = static_cast<const uint8_t*>(w_data) + g * Steps::GroupBytes(stride);
-    const float* group_scales = w_scales + g * n_blocks * kHeadRowGroup;
-    alignas(32) float out[4][kHeadRowGroup];
-    auto run = [&](auto halves, auto tokens, int h0) {
-      QuantGroup<Steps, halves(), tokens()>(group, group_scales, n_blocks, h0, x, stride, out);
-    };
-    using std::integral_constant;
-    switch (n_tok) {
-      case 1:
-        run(integral_constant<int, 2>{}, integral_constant<int, 1>{}, 0);
-        break;
-      case 2:
-        run(integral_constant<int, 2>{}, integral_constant<int, 2>{}, 0);
-        break;
-      case 3:
-        for (int h0 = 0; h0 < 2; ++h0)
-          run(integral_constant<int, 1>{}, integral_constant<int, 3>{}, h0);
-        break;
-      default:
-        for (int h0 = 0; h0 < 2; ++h0)
-          run(integral_constant<int, 1>{}, integral_constant<int, 4>{}, h0);
-        break;
-    }
-    const int n_valid = std::min(kHeadRowGroup, row_end - r0);
-    for (int t = 0; t < n_tok; ++t) {
-      std::memcpy(logits + static_cast<size_t>(t) * ld_logits + r0, out[t],
-                  n_valid * sizeof(float));
-    }
+  auto run = [&](auto halves, auto tokens, int h0) {
+    QuantGroup<Steps, halves(), tokens()>(group, group_scales, n_blocks, h0, x, stride, out);
+  };
+  using std::integral_constant;
+  switch (n_tok) {
+    case 1:
+      run(integral_constant<int, 2>{}, integral_constant<int, 1>{}, 0);
+      break;
+    case 2:
+      run(integral_constant<int, 2>{}, integral_constant<int, 2>{}, 0);
+      break;
+    case 3:
+      for (int h0 = 0; h0 < 2; ++h0)
+        run(integral_constant<int, 1>{}, integral_constant<int, 3>{}, h0);
+      break;
+    default:
+      for (int h0 = 0; h0 < 2; ++h0)
+        run(integral_constant<int, 1>{}, integral_constant<int, 4>{}, h0);
+      break;
   }
 }
 
@@ -261,14 +247,14 @@ void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end, con
   });
 }
 
-void HeadGemmQ8(const void* w_data, const float* w_scales, int stride, int row_begin, int row_end,
-                const HeadActivations& x, int n_tok, float* logits, int ld_logits) {
-  QuantGemm<Q8Steps>(w_data, w_scales, stride, row_begin, row_end, x, n_tok, logits, ld_logits);
+void HeadGroupQ8(const uint8_t* group, const float* group_scales, int stride,
+                 const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
+  QuantGroupTokens<Q8Steps>(group, group_scales, stride, x, n_tok, out);
 }
 
-void HeadGemmQ4(const void* w_data, const float* w_scales, int stride, int row_begin, int row_end,
-                const HeadActivations& x, int n_tok, float* logits, int ld_logits) {
-  QuantGemm<Q4Steps>(w_data, w_scales, stride, row_begin, row_end, x, n_tok, logits, ld_logits);
+void HeadGroupQ4(const uint8_t* group, const float* group_scales, int stride,
+                 const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
+  QuantGroupTokens<Q4Steps>(group, group_scales, stride, x, n_tok, out);
 }
 
 }  // namespace ts::kernels::internal::avx2

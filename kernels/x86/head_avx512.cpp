@@ -1,7 +1,6 @@
 // Head GEMV/GEMM kernels for AVX-512. F32/F16: each weight vector is converted to float once
 // and multiplied into up to 4 tokens. Q8/Q4: int8 activations, vpdpbusd over row groups of 16
 // rows. Rows are a multiple of 64 columns and x is zero padded.
-#include <algorithm>
 #include <cstring>
 
 #include "kernels/head.h"
@@ -71,7 +70,6 @@ void FloatRows(const void* w_data, int stride, int row_begin, int row_end, const
 // (8 columns) of a row group (16 rows), in the row group layout of head.h.
 struct Q8Steps {
   static constexpr int kOffset = 128;
-  static size_t GroupBytes(int stride) { return static_cast<size_t>(stride) * kHeadRowGroup; }
   static void Load(const uint8_t* group, int pair, __m512i* step0, __m512i* step1) {
     const uint8_t* p = group + static_cast<size_t>(pair) * 2 * 4 * kHeadRowGroup;
     *step0 = _mm512_load_si512(p);
@@ -80,7 +78,6 @@ struct Q8Steps {
 };
 struct Q4Steps {
   static constexpr int kOffset = 8;
-  static size_t GroupBytes(int stride) { return static_cast<size_t>(stride) * kHeadRowGroup / 2; }
   static void Load(const uint8_t* group, int pair, __m512i* step0, __m512i* step1) {
     // One step in the low nibbles, the next in the high ones.
     const __m512i bytes = _mm512_load_si512(group + static_cast<size_t>(pair) * 4 * kHeadRowGroup);
@@ -130,25 +127,14 @@ void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
   for (int t = 0; t < T; ++t) _mm512_storeu_ps(out[t], acc[t]);
 }
 
-// Rows [row_begin, row_end) of a Q8 / Q4 head for n_tok (1..4) tokens, a row group at a time.
+// One row group of a Q8 / Q4 head for n_tok (1..4) tokens.
 template <class Steps>
-void QuantGemm(const void* w_data, const float* w_scales, int stride, int row_begin, int row_end,
-               const HeadActivations& x, int n_tok, float* logits, int ld_logits) {
+void QuantGroupTokens(const uint8_t* group, const float* group_scales, int stride,
+                      const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
   const int n_blocks = stride / kHeadQ8Block;
-  for (int r0 = row_begin; r0 < row_end; r0 += kHeadRowGroup) {
-    const size_t g = static_cast<size_t>(r0 / kHeadRowGroup);
-    const uint8_t* group = static_cast<const uint8_t*>(w_data) + g * Steps::GroupBytes(stride);
-    const float* group_scales = w_scales + g * n_blocks * kHeadRowGroup;
-    alignas(64) float out[4][kHeadRowGroup];
 #define TS_CALL(T) QuantGroup<Steps, T>(group, group_scales, n_blocks, x, stride, out)
-    TS_HEAD_SWITCH(TS_CALL)
+  TS_HEAD_SWITCH(TS_CALL)
 #undef TS_CALL
-    const int n_valid = std::min(kHeadRowGroup, row_end - r0);
-    for (int t = 0; t < n_tok; ++t) {
-      std::memcpy(logits + static_cast<size_t>(t) * ld_logits + r0, out[t],
-                  n_valid * sizeof(float));
-    }
-  }
 }
 
 }  // namespace
@@ -167,14 +153,14 @@ void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end,
 #undef TS_CALL
 }
 
-void HeadGemmQ8(const void* w_data, const float* w_scales, int stride, int row_begin, int row_end,
-                const HeadActivations& x, int n_tok, float* logits, int ld_logits) {
-  QuantGemm<Q8Steps>(w_data, w_scales, stride, row_begin, row_end, x, n_tok, logits, ld_logits);
+void HeadGroupQ8(const uint8_t* group, const float* group_scales, int stride,
+                 const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
+  QuantGroupTokens<Q8Steps>(group, group_scales, stride, x, n_tok, out);
 }
 
-void HeadGemmQ4(const void* w_data, const float* w_scales, int stride, int row_begin, int row_end,
-                const HeadActivations& x, int n_tok, float* logits, int ld_logits) {
-  QuantGemm<Q4Steps>(w_data, w_scales, stride, row_begin, row_end, x, n_tok, logits, ld_logits);
+void HeadGroupQ4(const uint8_t* group, const float* group_scales, int stride,
+                 const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
+  QuantGroupTokens<Q4Steps>(group, group_scales, stride, x, n_tok, out);
 }
 
 #undef TS_HEAD_SWITCH

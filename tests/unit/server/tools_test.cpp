@@ -235,6 +235,23 @@ GenerationInput ChatWithTools(const ToolsRequest& tools, bool stream) {
   return in;
 }
 
+// Streams `job` and returns each chunk's choice (the usage chunk and [DONE] left out).
+std::vector<json> StreamedChoices(GenerationJob& job) {
+  std::string body;
+  EXPECT_TRUE(job.Stream(
+      [&](const std::string& s) {
+        body += s;
+        return true;
+      },
+      nullptr));
+  std::vector<json> choices;
+  for (size_t pos = 0; (pos = body.find("data: {", pos)) != std::string::npos; ++pos) {
+    const json chunk = json::parse(body.substr(pos + 6, body.find("\n\n", pos) - pos - 6));
+    if (!chunk["choices"].empty()) choices.push_back(chunk["choices"][0]);
+  }
+  return choices;
+}
+
 const std::vector<std::string> kCallScript = {"Let",
                                               " me",
                                               " check",
@@ -267,30 +284,19 @@ TEST(Tools, StreamHoldsTheCallBackAndSendsItAsToolCalls) {
   testing::FakeBackend backend(kCallScript);
   GenerationJob job(backend, ChatWithTools(ParseTools(Chat({{"tools", {Weather()}}})), true),
                     nullptr, nullptr, std::chrono::steady_clock::now());
-  std::string body;
-  ASSERT_TRUE(job.Stream(
-      [&](const std::string& s) {
-        body += s;
-        return true;
-      },
-      nullptr));
   std::string content;
   json calls = json::array();
   std::string finish;
-  for (size_t pos = 0; (pos = body.find("data: ", pos)) != std::string::npos;) {
-    const size_t end = body.find("\n\n", pos);
-    const std::string data = body.substr(pos + 6, end - pos - 6);
-    pos = end;
-    if (data == "[DONE]") break;
-    const json chunk = json::parse(data)["choices"][0];
-    if (chunk["delta"].contains("content")) content += chunk["delta"]["content"].get<std::string>();
-    if (chunk["delta"].contains("tool_calls")) {
-      for (const json& c : chunk["delta"]["tool_calls"]) calls.push_back(c);
+  for (const json& choice : StreamedChoices(job)) {
+    const json& delta = choice["delta"];
+    if (delta.contains("content")) content += delta["content"].get<std::string>();
+    if (delta.contains("tool_calls")) {
+      for (const json& c : delta["tool_calls"]) calls.push_back(c);
     }
-    if (!chunk["finish_reason"].is_null()) finish = chunk["finish_reason"];
+    if (!choice["finish_reason"].is_null()) finish = choice["finish_reason"];
   }
   EXPECT_EQ(content, "Let me check.");  // no piece of the tag leaked
-  ASSERT_EQ(calls.size(), 1u) << body;
+  ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0]["index"], 0);
   EXPECT_EQ(calls[0]["function"]["name"], "get_weather");
   EXPECT_EQ(json::parse(calls[0]["function"]["arguments"].get<std::string>()),
@@ -305,19 +311,8 @@ TEST(Tools, StreamedNamedCallSendsArgumentsAsTheyCome) {
             {"tool_choice", {{"type", "function"}, {"function", {{"name", "get_weather"}}}}}}));
   GenerationJob job(backend, ChatWithTools(named, true), nullptr, nullptr,
                     std::chrono::steady_clock::now());
-  std::string body;
-  ASSERT_TRUE(job.Stream(
-      [&](const std::string& s) {
-        body += s;
-        return true;
-      },
-      nullptr));
-  std::vector<json> deltas;
-  for (size_t pos = 0; (pos = body.find("data: {", pos)) != std::string::npos; ++pos) {
-    deltas.push_back(
-        json::parse(body.substr(pos + 6, body.find("\n\n", pos) - pos - 6))["choices"][0]);
-  }
-  ASSERT_EQ(deltas.size(), 5u) << body;  // role, 3 argument pieces, finish
+  const std::vector<json> deltas = StreamedChoices(job);
+  ASSERT_EQ(deltas.size(), 5u);  // role, 3 argument pieces, finish
   const json& first = deltas[1]["delta"]["tool_calls"][0];
   EXPECT_EQ(first["function"]["name"], "get_weather");
   EXPECT_EQ(first["function"]["arguments"], "{\"city\"");
