@@ -107,6 +107,8 @@ struct Engine::Impl {
   void Step();
   void Finish(sched::Sequence* seq, FinishReason reason, const std::string& error = "");
   void EmitToken(sched::Sequence* seq, const sample::SampledToken& token);
+  // Lazy JSON output: starts the constraint once the free text holds the request's trigger.
+  void WatchJsonTrigger(sched::Sequence* seq, int32_t token);
   void UpdateSnapshot();
   std::shared_ptr<const sample::TokenPieces> JsonPieces();
   int QueuedLocked() const { return static_cast<int>(incoming.size()) + snapshot.waiting; }
@@ -203,8 +205,10 @@ std::vector<std::shared_ptr<RequestHandle>> Engine::SubmitGroup(
     seq->sampler = std::make_unique<sample::Sampler>(request.sampling, n_vocab);
     seq->detokenizer = std::make_unique<tokenizer::IncrementalDetokenizer>(*s.model->tokenizer);
     seq->stop = std::make_unique<sample::StopMatcher>(request.stop);
-    if (request.json_schema) {
+    if (request.json_schema && request.json_trigger.empty()) {
       seq->json = std::make_unique<sample::JsonConstraint>(s.JsonPieces(), request.json_schema);
+    } else if (request.json_schema) {
+      s.JsonPieces();  // built now rather than in the step that meets the trigger
     }
     seq->request = std::move(request);
     handles.push_back(seq->handle);
@@ -401,8 +405,30 @@ void Engine::Impl::Step() {
       continue;
     }
     seq->tokens.push_back(sampled[k].id);
+    if (seq->json == nullptr) WatchJsonTrigger(seq, sampled[k].id);
     EmitToken(seq, sampled[k]);
   }
+}
+
+void Engine::Impl::WatchJsonTrigger(sched::Sequence* seq, int32_t token) {
+  const GenerationRequest& req = seq->request;
+  if (req.json_trigger.empty() || !req.json_schema) return;
+  const auto pieces = JsonPieces();
+  std::string& window = seq->json_trigger_window;
+  window += (*pieces)[static_cast<size_t>(token)];
+  const size_t at = window.find(req.json_trigger);
+  if (at == std::string::npos) {
+    // Keep only a tail that may still begin the trigger.
+    if (window.size() >= req.json_trigger.size())
+      window.erase(0, window.size() - req.json_trigger.size() + 1);
+    return;
+  }
+  auto json = std::make_unique<sample::JsonConstraint>(pieces, req.json_schema);
+  const std::string after = window.substr(at + req.json_trigger.size());
+  window.clear();
+  // Bytes that came with the trigger's last token were chosen freely: when they cannot begin
+  // the object, this opening stays free text.
+  if (json->AcceptText(after)) seq->json = std::move(json);
 }
 
 void Engine::Impl::EmitToken(sched::Sequence* seq, const sample::SampledToken& token) {
@@ -415,7 +441,9 @@ void Engine::Impl::EmitToken(sched::Sequence* seq, const sample::SampledToken& t
   GenerationEvent ev;
   ev.text = seq->stop->Push(seq->detokenizer->Push(token.id));
   if (req.want_logprobs) ev.tokens.push_back({token.id, tok.TokenToPiece(token.id), token.logprob, token.top});
-  if (seq->stop->stopped() || (seq->json != nullptr && seq->json->complete())) {
+  const bool json_done = seq->json != nullptr && seq->json->complete();
+  if (json_done && !req.json_trigger.empty()) seq->json.reset();  // lazy: free text again
+  if (seq->stop->stopped() || (json_done && req.json_trigger.empty())) {
     if (!ev.text.empty() || !ev.tokens.empty()) seq->handle->Push(std::move(ev));
     Finish(seq, FinishReason::kStop);
     return;

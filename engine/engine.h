@@ -58,6 +58,10 @@ struct GenerationRequest {
   // JSON output: the text is held to one JSON object fitting this schema and ends when the
   // object closes (JSON mode: sample::JsonSchema::AnyObject()). Null: free text.
   std::shared_ptr<const sample::JsonSchema> json_schema;
+  // With json_schema, lazily: the text is free until it contains json_trigger; the text after
+  // the trigger is then held to one fitting object, and once that closes the text is free again
+  // (until the next trigger) instead of ending. A function call in `tool_choice: auto`.
+  std::string json_trigger;
 };
 
 // One generated token, for logprobs.

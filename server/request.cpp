@@ -313,6 +313,9 @@ ChatRequest ParseChatRequest(const json& body, int n_vocab, const RequestLimits&
                          "response_format");
       }
       p.json_schema = req.tools.forced_schema;
+    } else if (req.tools.auto_call_schema && !p.json_schema) {
+      p.json_schema = req.tools.auto_call_schema;  // once the reply opens a call
+      p.json_trigger = kToolCallOpen;
     }
     // The tools' description goes into the system message (a new one when there is none).
     auto& msgs = req.messages;
@@ -406,6 +409,7 @@ GenerationRequest MakeGenerationRequest(const GenerationParams& params,
   r.ignore_eos = params.ignore_eos;
   r.want_logprobs = params.logprobs;
   r.json_schema = params.json_schema;
+  r.json_trigger = params.json_trigger;
   return r;
 }
 

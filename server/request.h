@@ -37,7 +37,8 @@ struct GenerationParams {
   int top_logprobs = 0;
   bool ignore_eos = false;           // extension
   std::shared_ptr<const sample::JsonSchema>
-      json_schema;  // response_format json_object / json_schema
+      json_schema;           // response_format json_object / json_schema, or a tool call's
+  std::string json_trigger;  // json_schema applies after this text (tool calls in auto mode)
 };
 
 struct ChatRequest {

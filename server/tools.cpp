@@ -15,7 +15,6 @@ namespace {
 using nlohmann::ordered_json;
 
 constexpr size_t kMaxTools = 128;
-constexpr std::string_view kCallOpen = "<tool_call>";
 constexpr std::string_view kCallClose = "</tool_call>";
 
 const ordered_json* Field(const ordered_json& object, const char* key) {
@@ -75,8 +74,9 @@ ordered_json ParametersOrAnyObject(const ToolFunction& f) {
   return f.parameters.is_null() ? ordered_json{{"type", "object"}} : f.parameters;
 }
 
-// The schema a forced call's constrained text must fit (see tools.h).
-std::shared_ptr<const sample::JsonSchema> ForcedSchema(const ToolsRequest& t) {
+// The schema a call's constrained text must fit (see tools.h): a named function's
+// parameters, else the tagged union of all the tools' calls.
+std::shared_ptr<const sample::JsonSchema> CallSchema(const ToolsRequest& t) {
   const auto param = [](size_t i) { return fmt::format("tools[{}].function.parameters", i); };
   if (t.choice == ToolChoice::kNamed) {
     for (size_t i = 0; i < t.functions.size(); ++i) {
@@ -204,8 +204,15 @@ ToolsRequest ParseTools(const ordered_json& body) {
     }
     t.parallel_calls = parallel->get<bool>();
   }
-  if (t.choice == ToolChoice::kRequired || t.choice == ToolChoice::kNamed)
-    t.forced_schema = ForcedSchema(t);
+  if (t.choice == ToolChoice::kRequired || t.choice == ToolChoice::kNamed) {
+    t.forced_schema = CallSchema(t);
+  } else if (t.choice == ToolChoice::kAuto) {
+    try {
+      t.auto_call_schema = CallSchema(t);
+    } catch (const ApiError&) {
+      // Unenforceable keywords: the model may still call the tool, unconstrained.
+    }
+  }
   return t;
 }
 
@@ -247,7 +254,7 @@ std::string ToolCallsText(const ordered_json& tool_calls, const std::string& whe
         ordered_json::parse(arguments->get<std::string>(), nullptr, /*allow_exceptions=*/false);
     const ordered_json shown = parsed.is_discarded() ? *arguments : parsed;
     if (!text.empty()) text += "\n";
-    text += fmt::format("{}\n{}\n{}", kCallOpen,
+    text += fmt::format("{}\n{}\n{}", kToolCallOpen,
                         ordered_json{{"name", *name}, {"arguments", shown}}.dump(), kCallClose);
   }
   return text;
@@ -258,7 +265,7 @@ std::string ToolResultText(const std::string& content) {
 }
 
 std::string ForcedCallPrefix(const ToolsRequest& tools) {
-  std::string prefix = fmt::format("{}\n", kCallOpen);
+  std::string prefix = fmt::format("{}\n", kToolCallOpen);
   if (tools.choice == ToolChoice::kNamed) {
     prefix +=
         fmt::format("{{\"name\": \"{}\", \"arguments\": ", tools.named);  // names need no escapes
@@ -286,13 +293,13 @@ ToolReply ExtractToolCalls(std::string_view reply, const ToolsRequest& tools) {
       break;
   }
   // Every block from the first opening tag on must be a call; otherwise it is all content.
-  const size_t first = reply.find(kCallOpen);
+  const size_t first = reply.find(kToolCallOpen);
   if (first == std::string_view::npos) {
     out.content = reply;
     return out;
   }
   for (size_t at = first; at != std::string_view::npos;) {
-    const size_t body = at + kCallOpen.size();
+    const size_t body = at + kToolCallOpen.size();
     const size_t close = reply.find(kCallClose, body);
     // A reply may end right after a call's JSON (end of turn before the closing tag).
     const std::string_view json =
@@ -307,9 +314,9 @@ ToolReply ExtractToolCalls(std::string_view reply, const ToolsRequest& tools) {
     if (close == std::string_view::npos) break;
     const std::string_view rest = Trimmed(reply.substr(close + kCallClose.size()));
     if (rest.empty()) break;
-    if (rest.substr(0, kCallOpen.size()) != kCallOpen)
+    if (rest.substr(0, kToolCallOpen.size()) != kToolCallOpen)
       break;  // trailing text after the calls is dropped
-    at = reply.find(kCallOpen, close);
+    at = reply.find(kToolCallOpen, close);
   }
   if (!tools.parallel_calls) out.calls.resize(1);
   out.content = TrimmedRight(reply.substr(0, first));
@@ -317,12 +324,12 @@ ToolReply ExtractToolCalls(std::string_view reply, const ToolsRequest& tools) {
 }
 
 size_t SafeContentPrefix(std::string_view reply) {
-  const size_t open = reply.find(kCallOpen);
+  const size_t open = reply.find(kToolCallOpen);
   std::string_view safe = open == std::string_view::npos ? reply : reply.substr(0, open);
   if (open == std::string_view::npos) {
     // Hold back a tail that may be the start of an opening tag.
-    for (size_t n = std::min(kCallOpen.size() - 1, safe.size()); n > 0; --n) {
-      if (safe.substr(safe.size() - n) == kCallOpen.substr(0, n)) {
+    for (size_t n = std::min(kToolCallOpen.size() - 1, safe.size()); n > 0; --n) {
+      if (safe.substr(safe.size() - n) == kToolCallOpen.substr(0, n)) {
         safe.remove_suffix(n);
         break;
       }

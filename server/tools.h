@@ -4,7 +4,8 @@
 // and a tool's result goes back as <tool_response></tool_response>.
 //
 // tool_choice "none": the tools are not shown and the reply is text. "auto": the model decides;
-// calls are found in its reply (streamed content stops where a call starts). "required" and a
+// a call's JSON is held to the tools' schemas once the reply opens one, and calls are found in
+// the reply (streamed content stops where a call starts). "required" and a
 // named function force a call: the assistant turn starts with the call's opening and the rest
 // is constrained to JSON that fits (for a named function, its `parameters` schema; for
 // "required", {"name": one of the tools, "arguments": that tool's parameters}).
@@ -35,10 +36,17 @@ struct ToolsRequest {
   bool parallel_calls = true;  // parallel_tool_calls
   // kRequired / kNamed: the schema the constrained part of the reply must fit.
   std::shared_ptr<const sample::JsonSchema> forced_schema;
+  // kAuto: the schema of a call, {"name", "arguments"} (a tagged union over the tools), which a
+  // call's JSON is held to once the reply opens one; null when a tool's parameters use keywords
+  // the recognizer cannot enforce (the calls are then free text, checked only when parsed).
+  std::shared_ptr<const sample::JsonSchema> auto_call_schema;
 
   // Returns true when the reply may hold tool calls.
   bool active() const { return choice != ToolChoice::kNone && !functions.empty(); }
 };
+
+// The tag that opens a call in a reply.
+inline constexpr std::string_view kToolCallOpen = "<tool_call>";
 
 struct ToolCall {
   std::string id;  // call_...

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/sample/json_prefix.h"
@@ -27,6 +28,9 @@ class JsonConstraint : public TokenConstraint {
   bool Allows(int32_t id) const override;
   // Appends the chosen token's bytes; returns false (nothing changes) if it is not allowed.
   bool Accept(int32_t id);
+  // Appends text chosen without the constraint; returns false (nothing changes) if it does not
+  // fit.
+  bool AcceptText(std::string_view text) { return prefix_.Feed(text); }
   // True once the object is closed.
   bool complete() const { return prefix_.complete(); }
 

@@ -29,7 +29,8 @@ struct Sequence {
   std::unique_ptr<sample::Sampler> sampler;
   std::unique_ptr<tokenizer::IncrementalDetokenizer> detokenizer;
   std::unique_ptr<sample::StopMatcher> stop;
-  std::unique_ptr<sample::JsonConstraint> json;  // JSON mode only
+  std::unique_ptr<sample::JsonConstraint> json;  // JSON output, while it applies
+  std::string json_trigger_window;  // lazy JSON: the free text's tail, to find the trigger in
 
   int n_generated() const { return static_cast<int>(tokens.size()) - n_prompt; }
   int n_uncomputed() const { return static_cast<int>(tokens.size()) - n_computed; }

@@ -10,6 +10,7 @@
 #include "engine/kv/dense_kv_cache.h"
 #include "engine/model/forward.h"
 #include "engine/model/model.h"
+#include "engine/sample/json_prefix.h"
 
 namespace ts {
 namespace {
@@ -292,6 +293,44 @@ TEST(Engine, JsonModeEndsWhenTheObjectCloses) {
   EXPECT_TRUE(nlohmann::json::parse(r.text).is_object()) << r.text;
   EXPECT_LT(r.last.completion_tokens, 50);
   EXPECT_EQ(static_cast<int>(r.ids.size()), r.last.completion_tokens);
+}
+
+// Lazy JSON (function calls in auto mode): free text until the trigger, then one object that
+// fits, then free text again. The trigger is the random model's own greedy opening, so it
+// comes up by itself.
+TEST(Engine, LazyJsonStartsAtTheTriggerAndEndsWithTheObject) {
+  Engine engine(BaseOptions());
+  const std::string trigger = Collect(*engine.Submit(Greedy(Prompt(12, 50), 2))).text;
+  ASSERT_FALSE(trigger.empty());
+  sample::JsonSchema schema;  // {"k": "a" | "b"}
+  schema.nodes.resize(3);
+  schema.nodes[1].types = sample::kJsonObject;
+  schema.nodes[1].closed = true;
+  schema.nodes[1].properties = {{"\"k\"", 2, true}};
+  schema.nodes[2].literals = {"\"a\"", "\"b\""};
+  auto req = Greedy(Prompt(12, 50), 80);
+  req.json_schema = std::make_shared<const sample::JsonSchema>(std::move(schema));
+  req.json_trigger = trigger;
+  const Result r = Collect(*engine.Submit(req));
+  SCOPED_TRACE(r.text);
+  ASSERT_EQ(r.text.rfind(trigger, 0), 0u);  // greedy: the same free opening
+  sample::JsonPrefix object(req.json_schema);
+  size_t end = trigger.size();
+  while (end < r.text.size() && !object.complete())
+    ASSERT_TRUE(object.Feed(r.text.substr(end++, 1)));
+  ASSERT_TRUE(object.complete());
+  const auto fitted = nlohmann::json::parse(r.text.substr(trigger.size(), end - trigger.size()));
+  EXPECT_TRUE(fitted == nlohmann::json({{"k", "a"}}) || fitted == nlohmann::json({{"k", "b"}}));
+  // The closed object did not end the sequence: it went on as free text.
+  EXPECT_GT(r.ids.size(), 2u + 5u);
+  EXPECT_TRUE(r.last.finish_reason == FinishReason::kLength || r.text.size() > end)
+      << r.text.size();
+
+  // Without the trigger in the text the constraint never starts: the plain greedy text.
+  req.json_trigger = "\x01never\x02";
+  const Result free_text = Collect(*engine.Submit(req));
+  auto plain = Greedy(Prompt(12, 50), 80);
+  EXPECT_EQ(free_text.ids, Collect(*engine.Submit(plain)).ids);
 }
 
 }  // namespace

@@ -127,6 +127,26 @@ TEST(Tools, RequiredHoldsTheArgumentsToTheNamedTool) {
   EXPECT_FALSE(accepts(R"({"name": "launch", "arguments": {}})"));
 }
 
+TEST(Tools, AutoHoldsACallOnceTheReplyOpensOne) {
+  const ChatRequest r = ParseChatRequest(Chat({{"tools", {Weather(), Time()}}}), 1000);
+  ASSERT_TRUE(r.params.json_schema);
+  EXPECT_EQ(r.params.json_trigger, "<tool_call>");
+  EXPECT_EQ(MakeGenerationRequest(r.params, {1}, 0, 7).json_trigger, "<tool_call>");
+  sample::JsonPrefix call(r.params.json_schema);
+  EXPECT_TRUE(call.Feed("\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}"));
+  EXPECT_TRUE(call.complete());
+  // A schema the recognizer cannot enforce leaves auto calls free (no error); response_format
+  // keeps the whole reply to itself.
+  ordered_json pattern = Weather();
+  pattern["function"]["parameters"]["properties"]["city"]["pattern"] = "^[A-Z]";
+  const ChatRequest free_calls = ParseChatRequest(Chat({{"tools", {pattern}}}), 1000);
+  EXPECT_FALSE(free_calls.params.json_schema);
+  EXPECT_TRUE(free_calls.params.json_trigger.empty());
+  const ChatRequest json_reply = ParseChatRequest(
+      Chat({{"tools", {Weather()}}, {"response_format", {{"type", "json_object"}}}}), 1000);
+  EXPECT_TRUE(json_reply.params.json_trigger.empty());
+}
+
 TEST(Tools, RendersToolsCallsAndResultsIntoThePrompt) {
   const ordered_json messages = {
       {{"role", "system"}, {"content", "Be brief."}},
