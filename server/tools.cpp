@@ -69,6 +69,20 @@ ToolFunction ParseTool(const ordered_json& tool, const std::string& where) {
   return f;
 }
 
+// Returns `text` parsed, or a discarded value when it is not JSON or nests deeper than request
+// bodies may (dump() recurses: a call's arguments 200,000 levels deep would overflow the stack).
+ordered_json ParseShallow(std::string_view text) {
+  constexpr int kMaxDepth = 128;
+  bool too_deep = false;
+  const ordered_json::parser_callback_t depth_limit = [&](int depth, ordered_json::parse_event_t,
+                                                          ordered_json&) {
+    too_deep = too_deep || depth > kMaxDepth;
+    return !too_deep;
+  };
+  ordered_json parsed = ordered_json::parse(text, depth_limit, /*allow_exceptions=*/false);
+  return too_deep ? ordered_json(ordered_json::value_t::discarded) : parsed;
+}
+
 // Returns a function's parameters schema, "any object" when it has none.
 ordered_json ParametersOrAnyObject(const ToolFunction& f) {
   return f.parameters.is_null() ? ordered_json{{"type", "object"}} : f.parameters;
@@ -109,7 +123,7 @@ std::shared_ptr<const sample::JsonSchema> CallSchema(const ToolsRequest& t) {
 
 // Returns the call in `text` when it is {"name": one of the tools, "arguments": {...}}.
 std::optional<ToolCall> ParseCall(std::string_view text, const ToolsRequest& t) {
-  const ordered_json call = ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const ordered_json call = ParseShallow(text);
   if (!call.is_object()) return std::nullopt;
   const ordered_json* name = Field(call, "name");
   const ordered_json* arguments = Field(call, "arguments");
@@ -250,8 +264,7 @@ std::string ToolCallsText(const ordered_json& tool_calls, const std::string& whe
                        at);
     }
     // The arguments arrive as JSON text; the model saw them as an object.
-    const ordered_json parsed =
-        ordered_json::parse(arguments->get<std::string>(), nullptr, /*allow_exceptions=*/false);
+    const ordered_json parsed = ParseShallow(arguments->get<std::string>());
     const ordered_json shown = parsed.is_discarded() ? *arguments : parsed;
     if (!text.empty()) text += "\n";
     text += fmt::format("{}\n{}\n{}", kToolCallOpen,

@@ -235,6 +235,22 @@ TEST(Tools, ExtractsCallsFromAReply) {
   EXPECT_EQ(args.calls[0].arguments, "{\"city\": \"Rome\"}");
 }
 
+TEST(Tools, DeeplyNestedArgumentsAreNotRecursedOver) {
+  // Arguments are JSON inside a string, past the body's depth check: 200,000 levels deep they
+  // stay the client's string (an assistant message) or plain content (a reply), never dumped.
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  const ordered_json calls = {{{"id", "c"},
+                               {"type", "function"},
+                               {"function", {{"name", "get_time"}, {"arguments", deep}}}}};
+  EXPECT_NE(ToolCallsText(calls, "tool_calls").find(deep.substr(0, 100)), std::string::npos);
+  const ToolsRequest t = ParseTools(Chat({{"tools", {Time()}}}));
+  const std::string reply =
+      "<tool_call>{\"name\": \"get_time\", \"arguments\": {\"a\": " + deep + "}}";
+  const ToolReply r = ExtractToolCalls(reply, t);
+  EXPECT_TRUE(r.calls.empty());
+  EXPECT_EQ(r.content, reply);
+}
+
 TEST(Tools, SafeContentStopsWhereACallMayStart) {
   EXPECT_EQ(SafeContentPrefix("Hello"), 5u);
   EXPECT_EQ(SafeContentPrefix("Hello <tool"), 5u);  // maybe an opening tag, and the space
