@@ -112,111 +112,101 @@ void ForEachBlock(int row_begin, int row_end, int n_tok, Fn&& fn) {
   }
 }
 
-// Weight decoders for QuantGroup: the unsigned codes (level + kOffset) of two 4-column steps
-// (8 columns) of half a row group (8 rows), in the row group layout of head.h.
+// Weight decoders for QuantGroup: the unsigned codes (level + kOffset) of one 4-column step of
+// half a row group (8 rows x 4 columns), in the row group layout of head.h. Steps come in pairs
+// (8 columns); k picks the pair's first or second step.
 struct Q8Steps {
   static constexpr int kOffset = 128;
-  static void Load(const uint8_t* group, int pair, int half, __m256i* step0, __m256i* step1) {
-    const uint8_t* p = group + static_cast<size_t>(pair) * 2 * 4 * kHeadRowGroup + half * 32;
-    *step0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
-    *step1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 4 * kHeadRowGroup));
+  static __m256i Load(const uint8_t* group, int pair, int k, int half) {
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(
+        group + (static_cast<size_t>(pair) * 2 + k) * 4 * kHeadRowGroup + half * 32));
   }
 };
 struct Q4Steps {
   static constexpr int kOffset = 8;
-  static void Load(const uint8_t* group, int pair, int half, __m256i* step0, __m256i* step1) {
-    // One step in the low nibbles, the next in the high ones.
+  static __m256i Load(const uint8_t* group, int pair, int k, int half) {
+    // A pair's first step in the low nibbles, the second in the high ones.
     const __m256i bytes = _mm256_load_si256(reinterpret_cast<const __m256i*>(
         group + static_cast<size_t>(pair) * 4 * kHeadRowGroup + half * 32));
     const __m256i low4 = _mm256_set1_epi8(15);
-    *step0 = _mm256_and_si256(bytes, low4);
-    *step1 = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
+    return _mm256_and_si256(k == 0 ? bytes : _mm256_srli_epi16(bytes, 4), low4);
   }
 };
 
-// Q8 / Q4 over H halves (8 rows each, from half h0) of one row group and T tokens. Per 4-column
-// step, each 32-byte weight vector holds 4 codes of each of 8 rows; vpmaddubsw multiplies them
-// by a token's 4 activation bytes broadcast to all rows and vpmaddwd adds the pairs into the
-// rows' int32 lanes, which start each block of 32 columns at -offset x (the block's activation
-// sum). Then the lanes are scaled by the rows' and the token's block scales into float
-// accumulators. Two byte-multiply ops per 32 products: Zen 3 runs those on two pipes only.
-// Writes out[t][row in group].
-template <class Steps, int H, int T>
-void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks, int h0,
+// Q8 / Q4 over one row group (two halves of 8 rows) and T <= 4 tokens. Per 4-column step, a
+// 32-byte weight vector holds 4 codes of each of 8 rows; vpmaddubsw multiplies them by a
+// token's 4 activation bytes broadcast to all rows and vpmaddwd adds the pairs into the rows'
+// int32 lanes, which start each block of 32 columns at -offset x (the block's activation sum).
+// Then the lanes are scaled by the rows' and the token's block scales into float sums kept in
+// `out` (the 2 x T int32 lanes fill the registers). Zen 3 issues vpmaddubsw and vpmaddwd on two
+// pipes only and also spends an op on every broadcast, so each broadcast feeds both halves:
+// per 64 products 1 broadcast, 2 x (vpmaddubsw, vpmaddwd, vpaddd).
+template <class Steps, int T>
+void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
                 const HeadActivations& x, int stride, float (*out)[kHeadRowGroup]) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[H][T];
-#pragma GCC unroll 8
-  for (int i = 0; i < H * T; ++i) acc[i / T][i % T] = _mm256_setzero_ps();
+  for (int t = 0; t < T; ++t) {
+    _mm256_storeu_ps(out[t], _mm256_setzero_ps());
+    _mm256_storeu_ps(out[t] + 8, _mm256_setzero_ps());
+  }
   for (int b = 0; b < n_blocks; ++b) {
-    __m256i dots[H][T];
+    __m256i dots[2][T];
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
-      const __m256i start = _mm256_set1_epi32(-Steps::kOffset * x.sums[t * n_blocks + b]);
-#pragma GCC unroll 2
-      for (int h = 0; h < H; ++h) dots[h][t] = start;
+      dots[0][t] = dots[1][t] = _mm256_set1_epi32(-Steps::kOffset * x.sums[t * n_blocks + b]);
     }
 #pragma GCC unroll 4
     for (int pair = 4 * b; pair < 4 * b + 4; ++pair) {
-      __m256i w[H][2];
-#pragma GCC unroll 2
-      for (int h = 0; h < H; ++h) Steps::Load(group, pair, h0 + h, &w[h][0], &w[h][1]);
 #pragma GCC unroll 2
       for (int k = 0; k < 2; ++k) {
+        const __m256i w0 = Steps::Load(group, pair, k, 0);
+        const __m256i w1 = Steps::Load(group, pair, k, 1);
 #pragma GCC unroll 4
         for (int t = 0; t < T; ++t) {
           int32_t x4;
           std::memcpy(&x4, x.q + static_cast<size_t>(t) * stride + pair * 8 + k * 4, sizeof(x4));
           const __m256i xb = _mm256_set1_epi32(x4);
-#pragma GCC unroll 2
-          for (int h = 0; h < H; ++h) {
-            dots[h][t] = _mm256_add_epi32(
-                dots[h][t], _mm256_madd_epi16(_mm256_maddubs_epi16(w[h][k], xb), ones));
-          }
+          dots[0][t] =
+              _mm256_add_epi32(dots[0][t], _mm256_madd_epi16(_mm256_maddubs_epi16(w0, xb), ones));
+          dots[1][t] =
+              _mm256_add_epi32(dots[1][t], _mm256_madd_epi16(_mm256_maddubs_epi16(w1, xb), ones));
+          // Keep this order: left alone, GCC interleaves the tokens' chains, runs out of the
+          // 16 registers and spills the sums.
+          asm("" : "+x"(dots[0][t]), "+x"(dots[1][t]));
         }
       }
     }
 #pragma GCC unroll 2
-    for (int h = 0; h < H; ++h) {
-      const __m256 w_scale = _mm256_loadu_ps(group_scales + b * kHeadRowGroup + (h0 + h) * 8);
+    for (int h = 0; h < 2; ++h) {
+      const __m256 w_scale = _mm256_loadu_ps(group_scales + b * kHeadRowGroup + h * 8);
 #pragma GCC unroll 4
       for (int t = 0; t < T; ++t) {
-        const __m256 scale =
-            _mm256_mul_ps(w_scale, _mm256_broadcast_ss(x.scales + t * n_blocks + b));
-        acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots[h][t]), scale, acc[h][t]);
+        const __m256 scaled = _mm256_mul_ps(_mm256_cvtepi32_ps(dots[h][t]), w_scale);
+        _mm256_storeu_ps(out[t] + h * 8,
+                         _mm256_fmadd_ps(scaled, _mm256_broadcast_ss(x.scales + t * n_blocks + b),
+                                         _mm256_loadu_ps(out[t] + h * 8)));
       }
     }
   }
-#pragma GCC unroll 8
-  for (int i = 0; i < H * T; ++i)
-    _mm256_storeu_ps(out[i % T] + (h0 + i / T) * 8, acc[i / T][i % T]);
 }
 
-// One row group of a Q8 / Q4 head for n_tok (1..4) tokens. One or two tokens take both halves
-// of the group per pass; three or four take a half per pass so their accumulators stay in
-// registers.
+// One row group of a Q8 / Q4 head for n_tok (1..4) tokens.
 template <class Steps>
 void QuantGroupTokens(const uint8_t* group, const float* group_scales, int stride,
                       const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
   const int n_blocks = stride / kHeadQ8Block;
-  auto run = [&](auto halves, auto tokens, int h0) {
-    QuantGroup<Steps, halves(), tokens()>(group, group_scales, n_blocks, h0, x, stride, out);
-  };
-  using std::integral_constant;
   switch (n_tok) {
     case 1:
-      run(integral_constant<int, 2>{}, integral_constant<int, 1>{}, 0);
+      QuantGroup<Steps, 1>(group, group_scales, n_blocks, x, stride, out);
       break;
     case 2:
-      run(integral_constant<int, 2>{}, integral_constant<int, 2>{}, 0);
+      QuantGroup<Steps, 2>(group, group_scales, n_blocks, x, stride, out);
       break;
     case 3:
-      for (int h0 = 0; h0 < 2; ++h0)
-        run(integral_constant<int, 1>{}, integral_constant<int, 3>{}, h0);
+      QuantGroup<Steps, 3>(group, group_scales, n_blocks, x, stride, out);
       break;
     default:
-      for (int h0 = 0; h0 < 2; ++h0)
-        run(integral_constant<int, 1>{}, integral_constant<int, 4>{}, h0);
+      QuantGroup<Steps, 4>(group, group_scales, n_blocks, x, stride, out);
       break;
   }
 }
