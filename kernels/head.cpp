@@ -17,6 +17,8 @@ namespace {
 // every token tile passes over it.
 constexpr int kStripRows = 32;
 static_assert(kStripRows % kHeadRowGroup == 0, "strips hold whole Q8/Q4 row groups");
+// Rows per piece a thread takes at a time (8 strips: 640 KB of a 2560-wide Q8 head).
+constexpr int kPieceRows = 8 * kStripRows;
 constexpr int kTokenTile = 4;  // tokens per kernel call: 4 accumulator pairs fit the registers
 
 // Returns the bytes of one row of `stride` elements.
@@ -243,10 +245,12 @@ void Run(const internal::KernelTable& table, const HeadMatrix& w, const float* x
     rows(0, w.n_rows);
     return;
   }
-  pool->Run([&](int thread_index, int n_threads) {
-    const auto [begin, end] = SplitRange(w.n_rows, thread_index, n_threads, kStripRows);
-    if (begin < end) rows(begin, end);
-  });
+  // One token streams memory (one range per thread, as in TernaryGemm); more are compute bound.
+  const int n_strips = (w.n_rows + kStripRows - 1) / kStripRows;
+  const int grain = n_tokens == 1
+                        ? (n_strips + pool->n_threads() - 1) / pool->n_threads() * kStripRows
+                        : kPieceRows;
+  pool->ForEachPiece(w.n_rows, grain, rows);
 }
 
 void CheckArgs(const HeadMatrix& w, int n_tokens, int ld_x, int ld_logits) {

@@ -97,6 +97,18 @@ void ThreadPool::Run(const std::function<void(int, int)>& fn) {
   if (error_) std::rethrow_exception(error_);
 }
 
+void ThreadPool::ForEachPiece(int n, int grain, const std::function<void(int, int)>& fn) {
+  if (grain < 1) throw std::invalid_argument("ThreadPool::ForEachPiece: grain must be >= 1");
+  std::atomic<int> next{0};
+  Run([&](int, int) {
+    for (;;) {
+      const int begin = next.fetch_add(grain, std::memory_order_relaxed);
+      if (begin >= n) return;
+      fn(begin, std::min(n, begin + grain));
+    }
+  });
+}
+
 void ThreadPool::WorkerLoop(int thread_index) {
   uint64_t seen = 0;
   for (;;) {

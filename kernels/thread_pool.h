@@ -36,6 +36,12 @@ class ThreadPool {
   // all have finished. An exception thrown by fn on any thread is rethrown here (the first one).
   void Run(const std::function<void(int thread_index, int n_threads)>& fn);
 
+  // Calls fn(begin, end) for consecutive pieces of `grain` items covering [0, n), each handed to
+  // whichever thread asks next, and returns when all are done. Static halves leave one core
+  // waiting whenever the other is slowed (a busy neighbour, an interrupt); with pieces the
+  // faster thread simply takes more of them. Requires grain >= 1.
+  void ForEachPiece(int n, int grain, const std::function<void(int begin, int end)>& fn);
+
  private:
   void WorkerLoop(int thread_index);
   void RunShare(int thread_index);

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <numeric>
 #include <stdexcept>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace ts::kernels {
@@ -55,6 +57,43 @@ TEST(ThreadPool, WorkersDoRunShares) {
     }
   });
   EXPECT_NE(share1_thread, caller);
+}
+
+TEST(ThreadPool, ForEachPieceCoversEveryItemOnce) {
+  for (int n_threads : {1, 2, 3}) {
+    ThreadPool pool(n_threads);
+    for (const auto& [n, grain] :
+         {std::pair{0, 4}, {1, 4}, {7, 1}, {100, 16}, {64, 16}, {1000, 3}}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      std::atomic<int> bad_pieces{0};
+      pool.ForEachPiece(n, grain, [&](int begin, int end) {
+        // Pieces start at multiples of the grain and hold `grain` items, the last one fewer.
+        if (begin % grain != 0 || end <= begin || end - begin > grain ||
+            (end - begin < grain && end != n)) {
+          bad_pieces.fetch_add(1);
+        }
+        for (int i = begin; i < end; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
+      });
+      EXPECT_EQ(bad_pieces.load(), 0) << n << " " << grain;
+      for (int i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << i;
+    }
+  }
+}
+
+TEST(ThreadPool, ForEachPieceLetsAFreeThreadTakeTheRest) {
+  // The first piece blocks until 9 others are done: only another thread can do them, so a
+  // static split (5 pieces each) would never finish.
+  ThreadPool pool(2);
+  std::atomic<int> done{0};
+  pool.ForEachPiece(10, 1, [&](int begin, int) {
+    if (begin == 0) {
+      while (done.load() < 9) std::this_thread::yield();
+    } else {
+      done.fetch_add(1);
+    }
+  });
+  EXPECT_EQ(done.load(), 9);
+  EXPECT_THROW(pool.ForEachPiece(10, 0, [](int, int) {}), std::invalid_argument);
 }
 
 TEST(ThreadPool, ResultsIdenticalForOneAndTwoThreads) {
