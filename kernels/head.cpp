@@ -245,12 +245,7 @@ void Run(const internal::KernelTable& table, const HeadMatrix& w, const float* x
     rows(0, w.n_rows);
     return;
   }
-  // One token streams memory (one range per thread, as in TernaryGemm); more are compute bound.
-  const int n_strips = (w.n_rows + kStripRows - 1) / kStripRows;
-  const int grain = n_tokens == 1
-                        ? (n_strips + pool->n_threads() - 1) / pool->n_threads() * kStripRows
-                        : kPieceRows;
-  pool->ForEachPiece(w.n_rows, grain, rows);
+  pool->ForEachPiece(w.n_rows, kPieceRows, rows);
 }
 
 void CheckArgs(const HeadMatrix& w, int n_tokens, int ld_x, int ld_logits) {

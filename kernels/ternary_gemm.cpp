@@ -89,11 +89,7 @@ void TernaryGemm(const TernaryMatrix& w, const QuantizedActivations& x, float* y
     GemmRange(table, w, x, y, ld_y, 0, n_blocks);
     return;
   }
-  // A GEMV streams memory: each thread's rows in one range keep its prefetches running (pieces
-  // cost ~10%: each starts cold). A GEMM is compute bound: pieces let the less busy core do more.
-  const int grain =
-      x.n_tokens == 1 ? (n_blocks + pool->n_threads() - 1) / pool->n_threads() : kStripBlocks;
-  pool->ForEachPiece(n_blocks, grain,
+  pool->ForEachPiece(n_blocks, kStripBlocks,
                      [&](int begin, int end) { GemmRange(table, w, x, y, ld_y, begin, end); });
 }
 

@@ -33,6 +33,7 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads) {
   if (n_threads < 1) throw std::invalid_argument("ThreadPool: n_threads must be >= 1");
   claimed_ = std::make_unique<std::atomic<bool>[]>(static_cast<size_t>(n_threads));
   for (int i = 0; i < n_threads; ++i) claimed_[i].store(true, std::memory_order_relaxed);
+  pieces_ = std::make_unique<std::atomic<uint64_t>[]>(static_cast<size_t>(n_threads));
   workers_.reserve(static_cast<size_t>(n_threads - 1));
   for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
@@ -97,14 +98,46 @@ void ThreadPool::Run(const std::function<void(int, int)>& fn) {
   if (error_) std::rethrow_exception(error_);
 }
 
+namespace {
+
+uint64_t PackPieces(uint32_t front, uint32_t back) {
+  return static_cast<uint64_t>(front) << 32 | back;
+}
+
+// Takes the first (from_back false) or last untaken piece of a share; false when none is left.
+bool TakePiece(std::atomic<uint64_t>& share, bool from_back, int* piece) {
+  uint64_t cur = share.load(std::memory_order_relaxed);
+  for (;;) {
+    const auto front = static_cast<uint32_t>(cur >> 32), back = static_cast<uint32_t>(cur);
+    if (front >= back) return false;
+    const uint64_t next = from_back ? PackPieces(front, back - 1) : PackPieces(front + 1, back);
+    if (share.compare_exchange_weak(cur, next, std::memory_order_relaxed)) {
+      *piece = static_cast<int>(from_back ? back - 1 : front);
+      return true;
+    }
+  }
+}
+
+}  // namespace
+
 void ThreadPool::ForEachPiece(int n, int grain, const std::function<void(int, int)>& fn) {
   if (grain < 1) throw std::invalid_argument("ThreadPool::ForEachPiece: grain must be >= 1");
-  std::atomic<int> next{0};
-  Run([&](int, int) {
-    for (;;) {
-      const int begin = next.fetch_add(grain, std::memory_order_relaxed);
-      if (begin >= n) return;
-      fn(begin, std::min(n, begin + grain));
+  const int n_pieces = n <= 0 ? 0 : static_cast<int>((static_cast<int64_t>(n) + grain - 1) / grain);
+  for (int i = 0; i < n_threads_; ++i) {
+    const auto [begin, end] = SplitRange(n_pieces, i, n_threads_);
+    pieces_[i].store(PackPieces(static_cast<uint32_t>(begin), static_cast<uint32_t>(end)),
+                     std::memory_order_relaxed);
+  }
+  auto run_piece = [&](int piece) {
+    const int begin = piece * grain;
+    fn(begin, static_cast<int>(std::min<int64_t>(n, static_cast<int64_t>(begin) + grain)));
+  };
+  // Run() publishes the shares to the workers (release on opening them, acquire on claiming).
+  Run([&](int self, int n_threads) {
+    int piece = 0;
+    while (TakePiece(pieces_[self], false, &piece)) run_piece(piece);
+    for (int k = 1; k < n_threads; ++k) {
+      while (TakePiece(pieces_[(self + k) % n_threads], true, &piece)) run_piece(piece);
     }
   });
 }

@@ -36,10 +36,12 @@ class ThreadPool {
   // all have finished. An exception thrown by fn on any thread is rethrown here (the first one).
   void Run(const std::function<void(int thread_index, int n_threads)>& fn);
 
-  // Calls fn(begin, end) for consecutive pieces of `grain` items covering [0, n), each handed to
-  // whichever thread asks next, and returns when all are done. Static halves leave one core
-  // waiting whenever the other is slowed (a busy neighbour, an interrupt); with pieces the
-  // faster thread simply takes more of them. Requires grain >= 1.
+  // Calls fn(begin, end) for consecutive pieces of `grain` items covering [0, n) and returns
+  // when all are done. Each thread takes the pieces of its own contiguous share in order (so a
+  // weight stream stays one stream and its prefetches run on into the next piece); a thread
+  // that finishes early takes pieces from the back of the others' shares. Static halves left
+  // one core waiting whenever the other was slowed (a busy neighbour, a late wake-up).
+  // Requires grain >= 1.
   void ForEachPiece(int n, int grain, const std::function<void(int begin, int end)>& fn);
 
  private:
@@ -53,6 +55,8 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};  // bumped once per Run(); workers wait for a change
   std::atomic<int> pending_{0};          // shares 1..n-1 not finished in the current Run()
   std::unique_ptr<std::atomic<bool>[]> claimed_;  // [n_threads] share taken in this Run()
+  // [n_threads] ForEachPiece's untaken pieces of each share: front << 32 | back.
+  std::unique_ptr<std::atomic<uint64_t>[]> pieces_;
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
   std::condition_variable wake_;
