@@ -3,6 +3,7 @@
 #include "kernels/ternary_gemm.h"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "kernels/internal/dispatch.h"
@@ -35,10 +36,32 @@ void CheckShapes(const TernaryMatrix& w, const QuantizedActivations& x, int ld_y
   if (x.n_tokens > 1 && ld_y < w.n_rows) throw std::invalid_argument("TernaryGemm: ld_y < n_rows");
 }
 
-// One thread's share: row blocks [block_begin, block_end), all tokens.
+// Returns x's levels as TernaryDots takes them: tiles of up to kMaxTokenTile tokens, each stored
+// chunk by chunk (dispatch.h); tile t0 starts at t0 * n_cols_padded. One token is its own row.
+const int8_t* TileActivations(const QuantizedActivations& x) {
+  if (x.n_tokens == 1) return x.q.data();
+  thread_local AlignedBuffer<int8_t> tiles;
+  const int n_chunks = x.n_cols_padded / kChunkCols;
+  tiles.Resize(static_cast<size_t>(x.n_tokens) * x.n_cols_padded);
+  for (int t0 = 0; t0 < x.n_tokens; t0 += kMaxTokenTile) {
+    const int n_tok = std::min(kMaxTokenTile, x.n_tokens - t0);
+    int8_t* tile = tiles.data() + static_cast<size_t>(t0) * x.n_cols_padded;
+    for (int c = 0; c < n_chunks; ++c) {
+      for (int t = 0; t < n_tok; ++t) {
+        std::memcpy(tile + (static_cast<size_t>(c) * n_tok + t) * kChunkCols,
+                    x.q.data() + static_cast<size_t>(t0 + t) * x.n_cols_padded + c * kChunkCols,
+                    kChunkCols);
+      }
+    }
+  }
+  return tiles.data();
+}
+
+// One thread's share: row blocks [block_begin, block_end), all tokens; q_tiles from
+// TileActivations(x).
 void GemmRange(const internal::KernelTable& table, const TernaryMatrix& w,
-               const QuantizedActivations& x, float* y, int ld_y, int block_begin,
-               int block_end) {
+               const QuantizedActivations& x, const int8_t* q_tiles, float* y, int ld_y,
+               int block_begin, int block_end) {
   thread_local AlignedBuffer<int32_t> dots;  // [kMaxTokenTile, kStripRows]
   if (dots.size() < static_cast<size_t>(kMaxTokenTile * kStripRows)) {
     dots.Resize(static_cast<size_t>(kMaxTokenTile * kStripRows));
@@ -58,8 +81,9 @@ void GemmRange(const internal::KernelTable& table, const TernaryMatrix& w,
         const int n_cols_chunks = std::min(column_chunks, n_chunks - c0);
         table.ternary_dots(w.packed.data() + strip * block_bytes + internal::RowBlockBytes(c0),
                            block_bytes, n_cols_chunks, n_blocks,
-                           x.q.data() + static_cast<size_t>(t0) * x.n_cols_padded + c0 * kChunkCols,
-                           x.n_cols_padded, n_tok, dots.data(), kStripRows);
+                           q_tiles + static_cast<size_t>(t0) * x.n_cols_padded +
+                               static_cast<size_t>(c0) * n_tok * kChunkCols,
+                           n_tok, dots.data(), kStripRows);
       }
       for (int t = 0; t < n_tok; ++t) {
         const int32_t sum_q = x.sum[t0 + t];
@@ -85,12 +109,14 @@ void TernaryGemm(const TernaryMatrix& w, const QuantizedActivations& x, float* y
   if (w.n_rows == 0 || x.n_tokens == 0) return;
   const internal::KernelTable& table = internal::ActiveTable();
   const int n_blocks = (w.n_rows + kRowBlock - 1) / kRowBlock;
+  const int8_t* q_tiles = TileActivations(x);
   if (pool == nullptr || pool->n_threads() == 1) {
-    GemmRange(table, w, x, y, ld_y, 0, n_blocks);
+    GemmRange(table, w, x, q_tiles, y, ld_y, 0, n_blocks);
     return;
   }
-  pool->ForEachPiece(n_blocks, kStripBlocks,
-                     [&](int begin, int end) { GemmRange(table, w, x, y, ld_y, begin, end); });
+  pool->ForEachPiece(n_blocks, kStripBlocks, [&](int begin, int end) {
+    GemmRange(table, w, x, q_tiles, y, ld_y, begin, end);
+  });
 }
 
 void TernaryGemmReference(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
@@ -150,16 +176,15 @@ void TernaryGemmF32(const TernaryMatrix& w, const float* x, int n_tokens, int ld
 namespace internal::scalar {
 
 void TernaryDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
-                 const int8_t* q, int ld_q, int n_tok, int32_t* dots, int ld_dots) {
+                 const int8_t* q, int n_tok, int32_t* dots, int ld_dots) {
   for (int b = 0; b < n_blocks; ++b) {
     const uint8_t* block = blocks + b * block_stride;
     for (int i = 0; i < kRowBlock; ++i) {
       for (int t = 0; t < n_tok; ++t) {
-        const int8_t* qt = q + static_cast<size_t>(t) * ld_q;
         int32_t sum = 0;
         for (int c = 0; c < n_chunks; ++c) {
           const uint8_t* word = block + (static_cast<size_t>(c) * kRowBlock + i) * kChunkBytes;
-          const int8_t* qc = qt + c * kChunkCols;
+          const int8_t* qc = q + (static_cast<size_t>(c) * n_tok + t) * kChunkCols;
           for (int j = 0; j < kChunkBytes; ++j) {
             const int byte = word[j];
             sum += (byte & 3) * qc[j] + ((byte >> 2) & 3) * qc[j + 64] +

@@ -12,11 +12,14 @@ namespace ts::kernels::internal {
 
 // Raw ternary dot products over n_chunks 256-column chunks of n_blocks row blocks (see
 // ternary_layout.h) for n_tok <= kMaxTokenTile tokens, ADDED to dots:
-// dots[t * ld_dots + i] += sum_c code(row i)[c] * q[t * ld_q + c]  (codes in {0,1,2}, no -sum(q)).
+// dots[t * ld_dots + i] += sum_c code(row i)[c] * x_t[c]  (codes in {0,1,2}, no -sum(x)).
 // blocks points at the first chunk of the first row block; row blocks are block_stride bytes
-// apart (so a call may cover a column range of a wider matrix); q points at the same column.
+// apart (so a call may cover a column range of a wider matrix); q points at the same column of
+// the token tile, stored chunk by chunk: column j of chunk c of token t is
+// q[(c * n_tok + t) * kChunkCols + j] (for one token, its plain row). One pointer then reaches
+// every token's activations at fixed offsets, which the AVX2 GEMM needs to stay in registers.
 using TernaryDotsFn = void (*)(const uint8_t* blocks, size_t block_stride, int n_chunks,
-                               int n_blocks, const int8_t* q, int ld_q, int n_tok, int32_t* dots,
+                               int n_blocks, const int8_t* q, int n_tok, int32_t* dots,
                                int ld_dots);
 
 // F32/F16 head GEMV/GEMM over rows [row_begin, row_end): logits[t * ld_logits + r] =
@@ -61,7 +64,7 @@ const KernelTable& ActiveTable();
 #define TS_DECLARE_KERNELS(ns)                                                                 \
   namespace ns {                                                                               \
   void TernaryDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,     \
-                   const int8_t* q, int ld_q, int n_tok, int32_t* dots, int ld_dots);          \
+                   const int8_t* q, int n_tok, int32_t* dots, int ld_dots);                    \
   void HeadGemmF32(const void* w_data, int stride, int row_begin, int row_end, const float* x, \
                    int ld_x, int n_tok, float* logits, int ld_logits);                         \
   void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end, const float* x, \

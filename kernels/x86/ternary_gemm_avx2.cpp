@@ -78,8 +78,8 @@ void BlockGemv(const uint8_t* block, int n_chunks, const int8_t* q, int32_t* dot
 constexpr int kWidenChunks = 7;
 
 template <int T>
-void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int ld_q, int32_t* dots,
-               int ld_dots, uintptr_t prefetch) {
+void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int32_t* dots, int ld_dots,
+               uintptr_t prefetch) {
   const __m256i mask = _mm256_set1_epi8(3);
   const __m256i ones = _mm256_set1_epi16(1);
   for (int i = 0; i < kRowBlock; ++i) {
@@ -95,7 +95,7 @@ void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int ld_q, in
         const size_t offset = (static_cast<size_t>(c) * kRowBlock + i) * kChunkBytes;
         const uint8_t* word = block + offset;
         _mm_prefetch(reinterpret_cast<const char*>(prefetch + offset), _MM_HINT_T0);
-        const int8_t* qc = q + c * kChunkCols;
+        const int8_t* qc = q + c * T * kChunkCols;  // the tile's chunk c, token by token
         for (int h = 0; h < 2; ++h) {
           const __m256i w = Load(word + 32 * h);
           const __m256i code[4] = {_mm256_and_si256(w, mask),
@@ -104,7 +104,7 @@ void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int ld_q, in
                                    _mm256_and_si256(_mm256_srli_epi16(w, 6), mask)};
 #pragma GCC unroll 8
           for (int t = 0; t < T; ++t) {
-            const int8_t* a = qc + static_cast<size_t>(t) * ld_q + 32 * h;
+            const int8_t* a = qc + t * kChunkCols + 32 * h;
 #pragma GCC unroll 4
             for (int k = 0; k < 4; ++k) {
               acc[t] = _mm256_add_epi16(acc[t], _mm256_maddubs_epi16(code[k], Load(a + 64 * k)));
@@ -125,8 +125,6 @@ void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int ld_q, in
   }
 }
 
-constexpr int kMaxTile = 8;
-
 // Batched decode reads each weight once per step but consumes it slowly (8 tokens of work per
 // byte), and the hardware prefetchers then fell behind: with weights beyond L3 the 8-token GEMM
 // ran ~35% slower than with weights in cache. A software prefetch 2 row blocks (~5 us of work)
@@ -135,43 +133,41 @@ constexpr int kGemmPrefetchBlocks = 2;
 
 template <int T>
 void GemmBlocks(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
-                const int8_t* q, int ld_q, int32_t* dots, int ld_dots) {
+                const int8_t* q, int32_t* dots, int ld_dots) {
   for (int b = 0; b < n_blocks; ++b) {
     // The same bytes kGemmPrefetchBlocks row blocks ahead (uintptr_t: near the end of the
     // matrix that is past it, which a prefetch may touch but a pointer may not point to).
     const uintptr_t ahead = reinterpret_cast<uintptr_t>(blocks) + (b + kGemmPrefetchBlocks) * block_stride;
-    BlockGemm<T>(blocks + b * block_stride, n_chunks, q, ld_q, dots + b * kRowBlock, ld_dots, ahead);
+    BlockGemm<T>(blocks + b * block_stride, n_chunks, q, dots + b * kRowBlock, ld_dots, ahead);
   }
 }
 
 }  // namespace
 
 void TernaryDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
-                 const int8_t* q, int ld_q, int n_tok, int32_t* dots, int ld_dots) {
-  if (n_tok == 1) {
-    for (int b = 0; b < n_blocks; ++b) {
-      BlockGemv(blocks + b * block_stride, n_chunks, q, dots + b * kRowBlock);
-    }
-    return;
-  }
-  for (int t0 = 0; t0 < n_tok; t0 += kMaxTile) {
-    const int tile = n_tok - t0 < kMaxTile ? n_tok - t0 : kMaxTile;
-    const int8_t* qt = q + static_cast<size_t>(t0) * ld_q;
-    int32_t* dt = dots + t0 * ld_dots;
-    switch (tile) {
-      case 1:
-        for (int b = 0; b < n_blocks; ++b) {
-          BlockGemv(blocks + b * block_stride, n_chunks, qt, dt + b * kRowBlock);
-        }
-        break;
-      case 2: GemmBlocks<2>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
-      case 3: GemmBlocks<3>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
-      case 4: GemmBlocks<4>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
-      case 5: GemmBlocks<5>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
-      case 6: GemmBlocks<6>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
-      case 7: GemmBlocks<7>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
-      default: GemmBlocks<8>(blocks, block_stride, n_chunks, n_blocks, qt, ld_q, dt, ld_dots); break;
-    }
+                 const int8_t* q, int n_tok, int32_t* dots, int ld_dots) {
+  switch (n_tok) {
+    case 1:
+      for (int b = 0; b < n_blocks; ++b) {
+        BlockGemv(blocks + b * block_stride, n_chunks, q, dots + b * kRowBlock);
+      }
+      return;
+    case 2:
+      return GemmBlocks<2>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
+    case 3:
+      return GemmBlocks<3>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
+    case 4:
+      return GemmBlocks<4>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
+    case 5:
+      return GemmBlocks<5>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
+    case 6:
+      return GemmBlocks<6>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
+    case 7:
+      return GemmBlocks<7>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
+    case 8:
+      return GemmBlocks<8>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
+    default:
+      return;  // n_tok is 1..kMaxTokenTile by contract
   }
 }
 

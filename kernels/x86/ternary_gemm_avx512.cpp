@@ -52,8 +52,7 @@ void BlockGemv(const uint8_t* block, int n_chunks, const int8_t* q, int32_t* dot
 // GEMM tile: 2 rows x T tokens of accumulators; codes decoded once per row and chunk, each
 // activation vector loaded once for both rows.
 template <int T>
-void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int ld_q, int32_t* dots,
-               int ld_dots) {
+void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int32_t* dots, int ld_dots) {
   constexpr int kRows = 2;
   const __m512i mask = _mm512_set1_epi8(3);
   for (int i0 = 0; i0 < kRowBlock; i0 += kRows) {
@@ -64,7 +63,7 @@ void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int ld_q, in
     }
     for (int c = 0; c < n_chunks; ++c) {
       const uint8_t* words = block + (static_cast<size_t>(c) * kRowBlock + i0) * kChunkBytes;
-      const int8_t* qc = q + c * kChunkCols;
+      const int8_t* qc = q + c * T * kChunkCols;  // the tile's chunk c, token by token
       __m512i codes[kRows][4];
 #pragma GCC unroll 2
       for (int r = 0; r < kRows; ++r) {
@@ -78,7 +77,7 @@ void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int ld_q, in
       for (int k = 0; k < 4; ++k) {
 #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
-          const __m512i a = Load(qc + static_cast<size_t>(t) * ld_q + 64 * k);
+          const __m512i a = Load(qc + t * kChunkCols + 64 * k);
           acc[0][t] = _mm512_dpbusd_epi32(acc[0][t], codes[0][k], a);
           acc[1][t] = _mm512_dpbusd_epi32(acc[1][t], codes[1][k], a);
         }
@@ -93,29 +92,36 @@ void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int ld_q, in
 
 template <int T>
 void GemmBlocks(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
-                const int8_t* q, int ld_q, int32_t* dots, int ld_dots) {
+                const int8_t* q, int32_t* dots, int ld_dots) {
   for (int b = 0; b < n_blocks; ++b) {
-    BlockGemm<T>(blocks + b * block_stride, n_chunks, q, ld_q, dots + b * kRowBlock, ld_dots);
+    BlockGemm<T>(blocks + b * block_stride, n_chunks, q, dots + b * kRowBlock, ld_dots);
   }
 }
 
 }  // namespace
 
 void TernaryDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
-                 const int8_t* q, int ld_q, int n_tok, int32_t* dots, int ld_dots) {
+                 const int8_t* q, int n_tok, int32_t* dots, int ld_dots) {
   switch (n_tok) {
     case 1:
       for (int b = 0; b < n_blocks; ++b) {
         BlockGemv(blocks + b * block_stride, n_chunks, q, dots + b * kRowBlock);
       }
       return;
-    case 2: return GemmBlocks<2>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 3: return GemmBlocks<3>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 4: return GemmBlocks<4>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 5: return GemmBlocks<5>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 6: return GemmBlocks<6>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 7: return GemmBlocks<7>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
-    case 8: return GemmBlocks<8>(blocks, block_stride, n_chunks, n_blocks, q, ld_q, dots, ld_dots);
+    case 2:
+      return GemmBlocks<2>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
+    case 3:
+      return GemmBlocks<3>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
+    case 4:
+      return GemmBlocks<4>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
+    case 5:
+      return GemmBlocks<5>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
+    case 6:
+      return GemmBlocks<6>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
+    case 7:
+      return GemmBlocks<7>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
+    case 8:
+      return GemmBlocks<8>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
     default: return;  // n_tok is 1..kMaxTokenTile by contract
   }
 }
