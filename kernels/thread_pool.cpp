@@ -33,7 +33,7 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads) {
   if (n_threads < 1) throw std::invalid_argument("ThreadPool: n_threads must be >= 1");
   claimed_ = std::make_unique<std::atomic<bool>[]>(static_cast<size_t>(n_threads));
   for (int i = 0; i < n_threads; ++i) claimed_[i].store(true, std::memory_order_relaxed);
-  pieces_ = std::make_unique<std::atomic<uint64_t>[]>(static_cast<size_t>(n_threads));
+  shares_ = std::make_unique<Share[]>(static_cast<size_t>(n_threads));
   workers_.reserve(static_cast<size_t>(n_threads - 1));
   for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
@@ -125,7 +125,7 @@ void ThreadPool::ForEachPiece(int n, int grain, const std::function<void(int, in
   const int n_pieces = n <= 0 ? 0 : static_cast<int>((static_cast<int64_t>(n) + grain - 1) / grain);
   for (int i = 0; i < n_threads_; ++i) {
     const auto [begin, end] = SplitRange(n_pieces, i, n_threads_);
-    pieces_[i].store(PackPieces(static_cast<uint32_t>(begin), static_cast<uint32_t>(end)),
+    shares_[i].pieces.store(PackPieces(static_cast<uint32_t>(begin), static_cast<uint32_t>(end)),
                      std::memory_order_relaxed);
   }
   auto run_piece = [&](int piece) {
@@ -135,9 +135,9 @@ void ThreadPool::ForEachPiece(int n, int grain, const std::function<void(int, in
   // Run() publishes the shares to the workers (release on opening them, acquire on claiming).
   Run([&](int self, int n_threads) {
     int piece = 0;
-    while (TakePiece(pieces_[self], false, &piece)) run_piece(piece);
+    while (TakePiece(shares_[self].pieces, false, &piece)) run_piece(piece);
     for (int k = 1; k < n_threads; ++k) {
-      while (TakePiece(pieces_[(self + k) % n_threads], true, &piece)) run_piece(piece);
+      while (TakePiece(shares_[(self + k) % n_threads].pieces, true, &piece)) run_piece(piece);
     }
   });
 }

@@ -55,8 +55,12 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};  // bumped once per Run(); workers wait for a change
   std::atomic<int> pending_{0};          // shares 1..n-1 not finished in the current Run()
   std::unique_ptr<std::atomic<bool>[]> claimed_;  // [n_threads] share taken in this Run()
-  // [n_threads] ForEachPiece's untaken pieces of each share: front << 32 | back.
-  std::unique_ptr<std::atomic<uint64_t>[]> pieces_;
+  // ForEachPiece's untaken pieces of one share (front << 32 | back), on a cache line of its own
+  // so taking from one's own share does not evict the other thread's.
+  struct alignas(64) Share {
+    std::atomic<uint64_t> pieces{0};
+  };
+  std::unique_ptr<Share[]> shares_;  // [n_threads]
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
   std::condition_variable wake_;
