@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace ts::kernels::internal {
 
@@ -21,6 +22,32 @@ inline constexpr int kChunkCols = 256;    // columns per 64-byte word (= kTernar
 inline constexpr int kChunkBytes = 64;    // bytes per row per chunk
 inline constexpr int kRowBlock = 4;       // rows interleaved chunk by chunk
 inline constexpr int kMaxTokenTile = 8;   // most tokens one TernaryDots call handles
+
+// Calls fn(std::integral_constant<int, n_tok>{}) for 2 <= n_tok <= kMaxTokenTile (nothing
+// otherwise), so an ISA's GEMM kernel is compiled once per tile width with unrolled token loops.
+template <class Fn>
+void WithTileWidth(int n_tok, Fn&& fn) {
+  static_assert(kMaxTokenTile == 8, "one case per tile width");
+  using std::integral_constant;
+  switch (n_tok) {
+    case 2:
+      return fn(integral_constant<int, 2>{});
+    case 3:
+      return fn(integral_constant<int, 3>{});
+    case 4:
+      return fn(integral_constant<int, 4>{});
+    case 5:
+      return fn(integral_constant<int, 5>{});
+    case 6:
+      return fn(integral_constant<int, 6>{});
+    case 7:
+      return fn(integral_constant<int, 7>{});
+    case 8:
+      return fn(integral_constant<int, 8>{});
+    default:
+      return;
+  }
+}
 
 // Bytes of one row block: n_chunks words for each of its kRowBlock rows.
 inline size_t RowBlockBytes(int n_chunks) {

@@ -146,29 +146,15 @@ void GemmBlocks(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_
 
 void TernaryDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
                  const int8_t* q, int n_tok, int32_t* dots, int ld_dots) {
-  switch (n_tok) {
-    case 1:
-      for (int b = 0; b < n_blocks; ++b) {
-        BlockGemv(blocks + b * block_stride, n_chunks, q, dots + b * kRowBlock);
-      }
-      return;
-    case 2:
-      return GemmBlocks<2>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
-    case 3:
-      return GemmBlocks<3>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
-    case 4:
-      return GemmBlocks<4>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
-    case 5:
-      return GemmBlocks<5>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
-    case 6:
-      return GemmBlocks<6>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
-    case 7:
-      return GemmBlocks<7>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
-    case 8:
-      return GemmBlocks<8>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
-    default:
-      return;  // n_tok is 1..kMaxTokenTile by contract
+  if (n_tok == 1) {
+    for (int b = 0; b < n_blocks; ++b) {
+      BlockGemv(blocks + b * block_stride, n_chunks, q, dots + b * kRowBlock);
+    }
+    return;
   }
+  WithTileWidth(n_tok, [&](auto tile) {
+    GemmBlocks<tile()>(blocks, block_stride, n_chunks, n_blocks, q, dots, ld_dots);
+  });
 }
 
 }  // namespace ts::kernels::internal::avx2
