@@ -126,7 +126,7 @@ void ThreadPool::ForEachPiece(int n, int grain, const std::function<void(int, in
   for (int i = 0; i < n_threads_; ++i) {
     const auto [begin, end] = SplitRange(n_pieces, i, n_threads_);
     shares_[i].pieces.store(PackPieces(static_cast<uint32_t>(begin), static_cast<uint32_t>(end)),
-                     std::memory_order_relaxed);
+                            std::memory_order_relaxed);
   }
   auto run_piece = [&](int piece) {
     const int begin = piece * grain;
