@@ -181,10 +181,11 @@ void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
       const __m256 w_scale = _mm256_loadu_ps(group_scales + b * kHeadRowGroup + h * 8);
 #pragma GCC unroll 4
       for (int t = 0; t < T; ++t) {
-        const __m256 scaled = _mm256_mul_ps(_mm256_cvtepi32_ps(dots[h][t]), w_scale);
-        _mm256_storeu_ps(out[t] + h * 8,
-                         _mm256_fmadd_ps(scaled, _mm256_broadcast_ss(x.scales + t * n_blocks + b),
-                                         _mm256_loadu_ps(out[t] + h * 8)));
+        // (w_scale * x_scale) * dot, as the scalar and AVX-512 kernels round it.
+        const __m256 scale =
+            _mm256_mul_ps(w_scale, _mm256_broadcast_ss(x.scales + t * n_blocks + b));
+        _mm256_storeu_ps(out[t] + h * 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots[h][t]), scale,
+                                                         _mm256_loadu_ps(out[t] + h * 8)));
       }
     }
   }
