@@ -9,6 +9,12 @@
 
 #if !defined(TS_EMULATE_AVX512)
 #include <immintrin.h>
+
+namespace ts::kernels::internal {
+// An empty asm that "changes" v: GCC must keep v in a register from here on and cannot fold its
+// load into each instruction that reads it (a kernel that reuses a loaded vector wants one load).
+inline void KeepInRegister(__m512i& v) { asm("" : "+v"(v)); }
+}  // namespace ts::kernels::internal
 #else
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/x86/avx512.h>
@@ -135,6 +141,10 @@ inline void MaskCvtsepi32StoreuEpi8(void* p, uint16_t mask, simde__m512i v) {
 }
 
 }  // namespace ts::kernels::internal::emulated
+
+namespace ts::kernels::internal {
+inline void KeepInRegister(simde__m512i&) {}  // SIMDe's vectors are structs: nothing to pin
+}  // namespace ts::kernels::internal
 
 #define _mm512_reduce_add_epi32(v) ::ts::kernels::internal::emulated::ReduceAddEpi32(v)
 #define _mm512_reduce_add_ps(v) ::ts::kernels::internal::emulated::ReduceAddPs(v)

@@ -2,11 +2,25 @@
 // threads streaming). The core clock is kernels::MeasureCoreHz().
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "kernels/thread_pool.h"
 
 namespace ts::cli {
 
-// Returns the best of a few timed passes summing a 1 GiB buffer on every thread of pool.
-double MeasureReadBandwidth(kernels::ThreadPool& pool);
+// Sums a 1 GiB buffer on every thread of a pool. The bandwidth a shared host gives moves by
+// 1.5-2x within minutes, so `bench` measures it right before each timed generation run and
+// relates that run to its own measurement.
+class ReadBandwidthProbe {
+ public:
+  explicit ReadBandwidthProbe(kernels::ThreadPool& pool);
+  // Returns the best of `passes` timed passes (after one untimed warm-up pass), bytes/s.
+  double Measure(int passes);
+
+ private:
+  kernels::ThreadPool& pool_;
+  std::vector<uint64_t> buffer_;  // written once: pages are resident
+};
 
 }  // namespace ts::cli
