@@ -2,6 +2,7 @@
 // and multiplied into up to 4 tokens. Q8/Q4: int8 activations, vpdpbusd over row groups of 16
 // rows. Rows are a multiple of 64 columns and x is zero padded.
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/head.h"
 #include "kernels/internal/dispatch.h"
@@ -38,32 +39,92 @@ struct LoadF16 {
   }
 };
 
-// F32 / F16: two accumulators per token (32 columns per step) to hide FMA latency.
-template <class Loader, int kElementBytes, int T>
-void FloatRows(const void* w_data, int stride, int row_begin, int row_end, const float* x,
-               int ld_x, float* logits, int ld_logits) {
+// F32 / F16, one token: two accumulators (32 columns per step) to hide FMA latency.
+template <class Loader, int kElementBytes>
+void FloatRowsGemv(const void* w_data, int stride, int row_begin, int row_end, const float* x,
+                   float* logits) {
   for (int r = row_begin; r < row_end; ++r) {
     const void* row = static_cast<const uint8_t*>(w_data) +
                       static_cast<size_t>(r) * stride * kElementBytes;
-    __m512 acc[T][2];
-#pragma GCC unroll 4
-    for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     for (int c = 0; c < stride; c += 32) {
-      const __m512 w0 = Loader::At(row, c);
-      const __m512 w1 = Loader::At(row, c + 16);
-#pragma GCC unroll 4
-      for (int t = 0; t < T; ++t) {
-        const float* xt = x + static_cast<size_t>(t) * ld_x + c;
-        acc[t][0] = _mm512_fmadd_ps(w0, _mm512_load_ps(xt), acc[t][0]);
-        acc[t][1] = _mm512_fmadd_ps(w1, _mm512_load_ps(xt + 16), acc[t][1]);
-      }
+      acc0 = _mm512_fmadd_ps(Loader::At(row, c), _mm512_load_ps(x + c), acc0);
+      acc1 = _mm512_fmadd_ps(Loader::At(row, c + 16), _mm512_load_ps(x + c + 16), acc1);
     }
+    logits[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  }
+}
+
+// Several tokens: R <= 4 rows x T <= 2 tokens per pass over whole rows, as in the AVX2 kernel:
+// two tokens of x stay in L1, each x vector feeds R FMAs and each weight vector T. (One row x 4
+// tokens loaded an x vector per FMA and ran at half the AVX2 kernel's speed on Zen 4.)
+template <class Loader, int kElementBytes, int R, int T>
+void FloatBlock(const void* w_data, int stride, int r0, const float* x, int ld_x, float* logits,
+                int ld_logits) {
+  const uint8_t* rows[R];
 #pragma GCC unroll 4
+  for (int i = 0; i < R; ++i) {
+    rows[i] = static_cast<const uint8_t*>(w_data) + static_cast<size_t>(r0 + i) * stride * kElementBytes;
+  }
+  __m512 acc[R][T];
+#pragma GCC unroll 4
+  for (int i = 0; i < R; ++i) {
+    for (int t = 0; t < T; ++t) acc[i][t] = _mm512_setzero_ps();
+  }
+  for (int c = 0; c < stride; c += 16) {
+    __m512 w[R];
+#pragma GCC unroll 4
+    for (int i = 0; i < R; ++i) w[i] = Loader::At(rows[i], c);
+#pragma GCC unroll 2
     for (int t = 0; t < T; ++t) {
-      logits[static_cast<size_t>(t) * ld_logits + r] =
-          _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
+      const __m512 xv = _mm512_load_ps(x + static_cast<size_t>(t) * ld_x + c);
+#pragma GCC unroll 4
+      for (int i = 0; i < R; ++i) acc[i][t] = _mm512_fmadd_ps(w[i], xv, acc[i][t]);
     }
   }
+#pragma GCC unroll 4
+  for (int i = 0; i < R; ++i) {
+    for (int t = 0; t < T; ++t) {
+      logits[static_cast<size_t>(t) * ld_logits + r0 + i] = _mm512_reduce_add_ps(acc[i][t]);
+    }
+  }
+}
+
+// Calls fn(Rows, Tokens, r0, t0) over rows [row_begin, row_end) in groups of up to 4 and tokens
+// in groups of up to 2; Rows and Tokens are std::integral_constant so the kernels unroll.
+template <class Fn>
+void ForEachBlock(int row_begin, int row_end, int n_tok, Fn&& fn) {
+  using std::integral_constant;
+  for (int r0 = row_begin; r0 < row_end; r0 += 4) {
+    for (int t0 = 0; t0 < n_tok; t0 += 2) {
+      const int rows = row_end - r0 < 4 ? row_end - r0 : 4;
+      const bool pair = n_tok - t0 >= 2;
+      auto with_rows = [&](auto r) {
+        pair ? fn(r, integral_constant<int, 2>{}, r0, t0) : fn(r, integral_constant<int, 1>{}, r0, t0);
+      };
+      switch (rows) {
+        case 1: with_rows(integral_constant<int, 1>{}); break;
+        case 2: with_rows(integral_constant<int, 2>{}); break;
+        case 3: with_rows(integral_constant<int, 3>{}); break;
+        default: with_rows(integral_constant<int, 4>{}); break;
+      }
+    }
+  }
+}
+
+// One token: the GEMV; several: blocks of rows x token pairs.
+template <class Loader, int kElementBytes>
+void FloatRows(const void* w_data, int stride, int row_begin, int row_end, const float* x,
+               int ld_x, int n_tok, float* logits, int ld_logits) {
+  if (n_tok == 1) {
+    FloatRowsGemv<Loader, kElementBytes>(w_data, stride, row_begin, row_end, x, logits);
+    return;
+  }
+  ForEachBlock(row_begin, row_end, n_tok, [&](auto rows, auto tokens, int r0, int t0) {
+    FloatBlock<Loader, kElementBytes, rows(), tokens()>(
+        w_data, stride, r0, x + static_cast<size_t>(t0) * ld_x, ld_x,
+        logits + static_cast<size_t>(t0) * ld_logits, ld_logits);
+  });
 }
 
 // Weight decoders for QuantGroup: the unsigned codes (level + kOffset) of two 4-column steps
@@ -98,10 +159,14 @@ void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
 #pragma GCC unroll 4
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int b = 0; b < n_blocks; ++b) {
-    __m512i dots[T];
+    // Two chains per token (even and odd steps): vpdpbusd's latency is several cycles, so one
+    // chain per token would leave the multiplier idle when T is small.
+    __m512i dots[T][2];
 #pragma GCC unroll 4
-    for (int t = 0; t < T; ++t)
-      dots[t] = _mm512_set1_epi32(-Steps::kOffset * x.sums[t * n_blocks + b]);
+    for (int t = 0; t < T; ++t) {
+      dots[t][0] = _mm512_set1_epi32(-Steps::kOffset * x.sums[t * n_blocks + b]);
+      dots[t][1] = _mm512_setzero_si512();
+    }
 #pragma GCC unroll 4
     for (int pair = 4 * b; pair < 4 * b + 4; ++pair) {
       __m512i w[2];
@@ -112,7 +177,7 @@ void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
         for (int t = 0; t < T; ++t) {
           int32_t x4;
           std::memcpy(&x4, x.q + static_cast<size_t>(t) * stride + pair * 8 + k * 4, sizeof(x4));
-          dots[t] = _mm512_dpbusd_epi32(dots[t], w[k], _mm512_set1_epi32(x4));
+          dots[t][k] = _mm512_dpbusd_epi32(dots[t][k], w[k], _mm512_set1_epi32(x4));
         }
       }
     }
@@ -120,7 +185,7 @@ void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
       const __m512 scale = _mm512_mul_ps(w_scale, _mm512_set1_ps(x.scales[t * n_blocks + b]));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots[t]), scale, acc[t]);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(dots[t][0], dots[t][1])), scale, acc[t]);
     }
   }
 #pragma GCC unroll 4
@@ -141,16 +206,12 @@ void QuantGroupTokens(const uint8_t* group, const float* group_scales, int strid
 
 void HeadGemmF32(const void* w_data, int stride, int row_begin, int row_end,
                  const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
-#define TS_CALL(T) FloatRows<LoadF32, 4, T>(w_data, stride, row_begin, row_end, x, ld_x, logits, ld_logits)
-  TS_HEAD_SWITCH(TS_CALL)
-#undef TS_CALL
+  FloatRows<LoadF32, 4>(w_data, stride, row_begin, row_end, x, ld_x, n_tok, logits, ld_logits);
 }
 
 void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end,
                  const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
-#define TS_CALL(T) FloatRows<LoadF16, 2, T>(w_data, stride, row_begin, row_end, x, ld_x, logits, ld_logits)
-  TS_HEAD_SWITCH(TS_CALL)
-#undef TS_CALL
+  FloatRows<LoadF16, 2>(w_data, stride, row_begin, row_end, x, ld_x, n_tok, logits, ld_logits);
 }
 
 void HeadGroupQ8(const uint8_t* group, const float* group_scales, int stride,
