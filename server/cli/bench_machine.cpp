@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <vector>
 
 namespace ts::cli {
 
 ReadBandwidthProbe::ReadBandwidthProbe(kernels::ThreadPool& pool)
-    : pool_(pool), buffer_((size_t{1} << 30) / sizeof(uint64_t), 1) {}
+    : pool_(pool), buffer_((size_t{1} << 30) / sizeof(uint64_t)) {}
 
 double ReadBandwidthProbe::Measure(int passes) {
   std::vector<uint64_t> sums(static_cast<size_t>(pool_.n_threads()));

@@ -3,13 +3,14 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
+#include "kernels/aligned_buffer.h"
 #include "kernels/thread_pool.h"
 
 namespace ts::cli {
 
-// Sums a 1 GiB buffer on every thread of a pool. The bandwidth a shared host gives moves by
+// Sums a 1 GiB buffer on every thread of a pool, held like the weights (huge pages if the
+// kernel gives them), so the yardstick reads memory the way the kernels can. The bandwidth a shared host gives moves by
 // 1.5-2x within minutes, so `bench` measures it right before each timed generation run and
 // relates that run to its own measurement.
 class ReadBandwidthProbe {
@@ -20,7 +21,7 @@ class ReadBandwidthProbe {
 
  private:
   kernels::ThreadPool& pool_;
-  std::vector<uint64_t> buffer_;  // written once: pages are resident
+  kernels::AlignedBuffer<uint64_t> buffer_;  // zero-filled once: pages are resident
 };
 
 }  // namespace ts::cli
