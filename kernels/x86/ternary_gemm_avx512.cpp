@@ -48,8 +48,13 @@ void BlockGemv(const uint8_t* block, int n_chunks, const int8_t* q, int32_t* dot
 
 // GEMM tile: 2 rows x T tokens of accumulators; codes decoded once per row and chunk, each
 // activation vector loaded once for both rows.
+//
+// The first pass over a block touches only half of its cache lines (rows 0-1 of each chunk), a
+// pattern the hardware prefetchers follow poorly: it prefetches the next block (`next`, may be
+// null) chunk by chunk, one block ahead (the weights came from DRAM: 8 tokens lost ~20%).
 template <int T>
-void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int32_t* dots, int ld_dots) {
+void BlockGemm(const uint8_t* block, const uint8_t* next, int n_chunks, const int8_t* q,
+               int32_t* dots, int ld_dots) {
   constexpr int kRows = 2;
   const __m512i mask = _mm512_set1_epi8(3);
   for (int i0 = 0; i0 < kRowBlock; i0 += kRows) {
@@ -60,6 +65,12 @@ void BlockGemm(const uint8_t* block, int n_chunks, const int8_t* q, int32_t* dot
     }
     for (int c = 0; c < n_chunks; ++c) {
       const uint8_t* words = block + (static_cast<size_t>(c) * kRowBlock + i0) * kChunkBytes;
+      if (i0 == 0 && next != nullptr) {
+        const uint8_t* ahead = next + static_cast<size_t>(c) * kRowBlock * kChunkBytes;
+        for (int line = 0; line < kRowBlock; ++line) {
+          _mm_prefetch(reinterpret_cast<const char*>(ahead + line * kChunkBytes), _MM_HINT_T0);
+        }
+      }
       const int8_t* qc = q + c * T * kChunkCols;  // the tile's chunk c, token by token
       __m512i codes[kRows][4];
 #pragma GCC unroll 2
@@ -94,7 +105,8 @@ template <int T>
 void GemmBlocks(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
                 const int8_t* q, int32_t* dots, int ld_dots) {
   for (int b = 0; b < n_blocks; ++b) {
-    BlockGemm<T>(blocks + b * block_stride, n_chunks, q, dots + b * kRowBlock, ld_dots);
+    const uint8_t* next = b + 1 < n_blocks ? blocks + (b + 1) * block_stride : nullptr;
+    BlockGemm<T>(blocks + b * block_stride, next, n_chunks, q, dots + b * kRowBlock, ld_dots);
   }
 }
 
