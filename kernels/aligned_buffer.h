@@ -72,6 +72,13 @@ class AlignedBuffer {
 
   // Sets the size to n with all n elements zero. Reuses the memory when it is large enough.
   void Resize(size_t n) {
+    ResizeForOverwrite(n);
+    if (n != 0) std::memset(static_cast<void*>(data_), 0, n * sizeof(T));
+  }
+
+  // Sets the size to n, leaving the elements' values unspecified: for a caller that writes all
+  // of them (per-call scratch, where zero-filling cost as much as a small copy).
+  void ResizeForOverwrite(size_t n) {
     if (n > capacity_) {
       const size_t bytes = (n * sizeof(T) + kBufferAlignBytes - 1) / kBufferAlignBytes * kBufferAlignBytes;
       void* p = AllocateAligned(bytes);
@@ -81,7 +88,6 @@ class AlignedBuffer {
       capacity_ = bytes / sizeof(T);
     }
     size_ = n;
-    if (n != 0) std::memset(static_cast<void*>(data_), 0, n * sizeof(T));
   }
 
  private:

@@ -19,9 +19,14 @@ void Prepare(int n_tokens, int n_cols, int ld_x, QuantizedActivations* out) {
   out->n_tokens = n_tokens;
   out->n_cols = n_cols;
   out->n_cols_padded = RoundUp(std::max(n_cols, 1), kTernaryColAlign);
-  out->q.Resize(static_cast<size_t>(n_tokens) * out->n_cols_padded);  // zero fills the padding
+  out->q.ResizeForOverwrite(static_cast<size_t>(n_tokens) * out->n_cols_padded);
   out->scale.resize(static_cast<size_t>(n_tokens));
   out->sum.resize(static_cast<size_t>(n_tokens));
+  // The row kernels write columns [0, n_cols); the padding must read as zero levels.
+  for (int t = 0; t < n_tokens; ++t) {
+    int8_t* row = out->q.data() + static_cast<size_t>(t) * out->n_cols_padded;
+    std::fill(row + n_cols, row + out->n_cols_padded, int8_t{0});
+  }
 }
 
 // The scale from the absmax; one expression shared by every ISA so the result is bit-identical.

@@ -42,7 +42,7 @@ const int8_t* TileActivations(const QuantizedActivations& x) {
   if (x.n_tokens == 1) return x.q.data();
   thread_local AlignedBuffer<int8_t> tiles;
   const int n_chunks = x.n_cols_padded / kChunkCols;
-  tiles.Resize(static_cast<size_t>(x.n_tokens) * x.n_cols_padded);
+  tiles.ResizeForOverwrite(static_cast<size_t>(x.n_tokens) * x.n_cols_padded);  // all copied below
   for (int t0 = 0; t0 < x.n_tokens; t0 += kMaxTokenTile) {
     const int n_tok = std::min(kMaxTokenTile, x.n_tokens - t0);
     int8_t* tile = tiles.data() + static_cast<size_t>(t0) * x.n_cols_padded;
