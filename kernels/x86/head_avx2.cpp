@@ -4,10 +4,10 @@
 #include <immintrin.h>
 
 #include <cstring>
-#include <type_traits>
 
 #include "kernels/head.h"
 #include "kernels/internal/dispatch.h"
+#include "kernels/internal/head_blocks.h"
 
 namespace ts::kernels::internal::avx2 {
 namespace {
@@ -86,28 +86,6 @@ void FloatBlock(const void* w_data, int stride, int r0, const float* x, int ld_x
   for (int i = 0; i < R; ++i) {
     for (int t = 0; t < T; ++t) {
       logits[static_cast<size_t>(t) * ld_logits + r0 + i] = HorizontalSum(acc[i][t]);
-    }
-  }
-}
-
-// Calls fn(Rows, Tokens, r0, t0) over rows [row_begin, row_end) in groups of up to 4 and tokens
-// in groups of up to 2; Rows and Tokens are std::integral_constant so the kernels unroll.
-template <class Fn>
-void ForEachBlock(int row_begin, int row_end, int n_tok, Fn&& fn) {
-  using std::integral_constant;
-  for (int r0 = row_begin; r0 < row_end; r0 += 4) {
-    for (int t0 = 0; t0 < n_tok; t0 += 2) {
-      const int rows = row_end - r0 < 4 ? row_end - r0 : 4;
-      const bool pair = n_tok - t0 >= 2;
-      auto with_rows = [&](auto r) {
-        pair ? fn(r, integral_constant<int, 2>{}, r0, t0) : fn(r, integral_constant<int, 1>{}, r0, t0);
-      };
-      switch (rows) {
-        case 1: with_rows(integral_constant<int, 1>{}); break;
-        case 2: with_rows(integral_constant<int, 2>{}); break;
-        case 3: with_rows(integral_constant<int, 3>{}); break;
-        default: with_rows(integral_constant<int, 4>{}); break;
-      }
     }
   }
 }
@@ -220,7 +198,7 @@ void HeadGemmF32(const void* w_data, int stride, int row_begin, int row_end, con
     FloatRowsGemv<LoadF32, 4>(w_data, stride, row_begin, row_end, x, logits);
     return;
   }
-  ForEachBlock(row_begin, row_end, n_tok, [&](auto rows, auto tokens, int r0, int t0) {
+  ForEachHeadBlock(row_begin, row_end, n_tok, [&](auto rows, auto tokens, int r0, int t0) {
     FloatBlock<LoadF32, 4, rows(), tokens()>(w_data, stride, r0, x + static_cast<size_t>(t0) * ld_x,
                                              ld_x, logits + static_cast<size_t>(t0) * ld_logits, ld_logits);
   });
@@ -232,7 +210,7 @@ void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end, con
     FloatRowsGemv<LoadF16, 2>(w_data, stride, row_begin, row_end, x, logits);
     return;
   }
-  ForEachBlock(row_begin, row_end, n_tok, [&](auto rows, auto tokens, int r0, int t0) {
+  ForEachHeadBlock(row_begin, row_end, n_tok, [&](auto rows, auto tokens, int r0, int t0) {
     FloatBlock<LoadF16, 2, rows(), tokens()>(w_data, stride, r0, x + static_cast<size_t>(t0) * ld_x,
                                              ld_x, logits + static_cast<size_t>(t0) * ld_logits, ld_logits);
   });

@@ -1,11 +1,11 @@
-// Head GEMV/GEMM kernels for AVX-512. F32/F16: each weight vector is converted to float once
-// and multiplied into up to 4 tokens. Q8/Q4: int8 activations, vpdpbusd over row groups of 16
+// Head GEMV/GEMM kernels for AVX-512. F32/F16: one row stream for one token, blocks of 4 rows x
+// 2 tokens for several. Q8/Q4: int8 activations, vpdpbusd over row groups of 16
 // rows. Rows are a multiple of 64 columns and x is zero padded.
 #include <cstring>
-#include <type_traits>
 
 #include "kernels/head.h"
 #include "kernels/internal/dispatch.h"
+#include "kernels/internal/head_blocks.h"
 #include "kernels/x86/avx512_intrinsics.h"
 
 #define TS_HEAD_SWITCH(CALL) \
@@ -90,28 +90,6 @@ void FloatBlock(const void* w_data, int stride, int r0, const float* x, int ld_x
   }
 }
 
-// Calls fn(Rows, Tokens, r0, t0) over rows [row_begin, row_end) in groups of up to 4 and tokens
-// in groups of up to 2; Rows and Tokens are std::integral_constant so the kernels unroll.
-template <class Fn>
-void ForEachBlock(int row_begin, int row_end, int n_tok, Fn&& fn) {
-  using std::integral_constant;
-  for (int r0 = row_begin; r0 < row_end; r0 += 4) {
-    for (int t0 = 0; t0 < n_tok; t0 += 2) {
-      const int rows = row_end - r0 < 4 ? row_end - r0 : 4;
-      const bool pair = n_tok - t0 >= 2;
-      auto with_rows = [&](auto r) {
-        pair ? fn(r, integral_constant<int, 2>{}, r0, t0) : fn(r, integral_constant<int, 1>{}, r0, t0);
-      };
-      switch (rows) {
-        case 1: with_rows(integral_constant<int, 1>{}); break;
-        case 2: with_rows(integral_constant<int, 2>{}); break;
-        case 3: with_rows(integral_constant<int, 3>{}); break;
-        default: with_rows(integral_constant<int, 4>{}); break;
-      }
-    }
-  }
-}
-
 // One token: the GEMV; several: blocks of rows x token pairs.
 template <class Loader, int kElementBytes>
 void FloatRows(const void* w_data, int stride, int row_begin, int row_end, const float* x,
@@ -120,7 +98,7 @@ void FloatRows(const void* w_data, int stride, int row_begin, int row_end, const
     FloatRowsGemv<Loader, kElementBytes>(w_data, stride, row_begin, row_end, x, logits);
     return;
   }
-  ForEachBlock(row_begin, row_end, n_tok, [&](auto rows, auto tokens, int r0, int t0) {
+  ForEachHeadBlock(row_begin, row_end, n_tok, [&](auto rows, auto tokens, int r0, int t0) {
     FloatBlock<Loader, kElementBytes, rows(), tokens()>(
         w_data, stride, r0, x + static_cast<size_t>(t0) * ld_x, ld_x,
         logits + static_cast<size_t>(t0) * ld_logits, ld_logits);
