@@ -2,7 +2,7 @@
 // summed into each int32 lane). Compiled with -mavx512f/bw/vl/vnni/dq -mfma -mf16c.
 //
 // The GEMV issues no software prefetch: on Zen 4 with the weights in huge pages the hardware
-// prefetchers alone streamed one core at 27 GB/s, and prefetching 2-16 KB ahead at 21-25.
+// prefetchers alone streamed one core at ~27 GB/s; prefetching 2-16 KB ahead gave 21-27.
 //
 // GEMV (1 token) skips the shifts: `word & (3 << 2k)` is code_k * 4^k, a u8 of at most 128, so
 // vpdpbusd on the masked word gives 4^k times the true sum in its own accumulator, and
