@@ -2,7 +2,8 @@
 // prompt processing (pp) and generation (tg) tokens/s like llama-bench, as the
 // median of repeats, with the ratios that survive a noisy machine: the fraction
 // of read bandwidth measured in the same run (tg) and int8 MACs per cycle per
-// core (pp). --batch adds batched decode: B sequences advanced one token per step.
+// core (pp, and batched decode with the head counted). --batch adds batched decode: B
+// sequences advanced one token per step.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -135,6 +136,9 @@ int RunBench(const BenchOptions& opt) {
       macs_per_token += static_cast<double>(m->n_rows) * m->n_cols;
     }
   }
+  // A generated token also multiplies the head (a prompt run only does for its last token).
+  const double macs_per_generated_token =
+      macs_per_token + static_cast<double>(model->weights.head().n_rows) * model->weights.head().n_cols;
   const double bytes_per_token = static_cast<double>(model->weights.ternary_bytes() + model->weights.head_bytes());
 
   const double cpu_hz = kernels::MeasureCoreHz();
@@ -197,7 +201,10 @@ int RunBench(const BenchOptions& opt) {
     for (int b : batches) {
       std::vector<double> runs;
       for (int r = 0; r < opt.repeats; ++r) runs.push_back(bench.DecodeRun(b, std::max(opt.n_gen / 2, 8)));
-      record("tg-batch" + std::to_string(b), Summarize(runs), 0, 0);
+      // Batches are compute bound: how close to the multipliers says how much more they can give.
+      const Stats s = Summarize(runs);
+      const double macs_per_cycle = cpu_hz > 0 ? s.median * macs_per_generated_token / (cpu_hz * n_threads) : 0;
+      record("tg-batch" + std::to_string(b), s, 0, macs_per_cycle);
     }
     for (int d : depths) {
       std::vector<double> runs;
