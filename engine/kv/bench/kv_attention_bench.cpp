@@ -24,8 +24,8 @@ const PagedKvCache& FilledCache(int depth) {
   static std::map<int, std::unique_ptr<PagedKvCache>> caches;
   auto& cache = caches[depth];
   if (cache) return *cache;
-  cache = std::make_unique<PagedKvCache>(kShape, KvType::kQ8, kBlockSize,
-                                         depth / kBlockSize + 1, 1, depth);
+  cache = std::make_unique<PagedKvCache>(kShape, KvType::kQ8, kBlockSize, depth / kBlockSize + 1, 1,
+                                         depth);
   if (!cache->Reserve(0, depth)) throw std::runtime_error("kv bench: pool too small");
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
@@ -61,10 +61,10 @@ void BM_DecodeAttention(benchmark::State& state) {
   // Scores and weighted values: 2 multiply-adds per position, dimension and query head.
   const double macs = 2.0 * kShape.n_layers * kShape.n_heads * kShape.head_dim * depth;
   const double bytes = static_cast<double>(KvBytesPerToken(kShape, KvType::kQ8)) * depth;
-  state.counters["MACs/cycle"] =
-      benchmark::Counter(macs * iterations / kernels::bench::CyclesPerSecond(),
-                         benchmark::Counter::kIsRate);
-  state.counters["GB/s"] = benchmark::Counter(bytes * iterations / 1e9, benchmark::Counter::kIsRate);
+  state.counters["MACs/cycle"] = benchmark::Counter(
+      macs * iterations / kernels::bench::CyclesPerSecond(), benchmark::Counter::kIsRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes * iterations / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_DecodeAttention)
     ->ArgName("depth")
