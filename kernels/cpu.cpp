@@ -71,6 +71,20 @@ Isa DetectUncached() {
   return Isa::kScalar;
 }
 
+}  // namespace
+
+bool HasAvx512Vbmi() {
+#if defined(TS_EMULATE_AVX512)
+  return DetectBestIsa() == Isa::kAvx512;
+#elif defined(TS_KERNELS_X86)
+  return DetectBestIsa() == Isa::kAvx512 && __builtin_cpu_supports("avx512vbmi");
+#else
+  return false;
+#endif
+}
+
+namespace {
+
 const KernelTable* TableFor(Isa isa) {
   switch (isa) {
 #if defined(TS_KERNELS_X86)

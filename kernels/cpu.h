@@ -14,6 +14,10 @@ const char* IsaName(Isa isa);
 // Returns the best ISA this CPU (and OS) supports. Cached after the first call.
 Isa DetectBestIsa();
 
+// Returns true where the kAvx512 kernels may also use AVX512_VBMI (byte permutes): Ice Lake and
+// Zen 4 on, not Skylake-X or Cascade Lake.
+bool HasAvx512Vbmi();
+
 // Returns the ISA the dispatch currently uses: the best one unless forced (env or ForceIsa).
 Isa ActiveIsa();
 

@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include "kernels/f16.h"
+#include "kernels/internal/key_scores_q8.h"
 
 namespace ts::kernels {
 namespace scalar_ops {
@@ -33,13 +34,15 @@ void AxpyF32(const float* row, float a, float* y, int n) {
   for (int i = 0; i < n; ++i) y[i] += a * row[i];
 }
 
-void KeyScoresI8(const int8_t* codes, int ld, const float* scales, int n, int dim,
-                 const float* const* q, int m, float factor, float* const* scores) {
+void KeyScoresQ8(const int8_t* codes, int ld, const float* scales, int n, int dim,
+                 const int8_t* const* q, const float* q_scales, int m, float factor,
+                 float* const* scores) {
   for (int i = 0; i < m; ++i) {
+    const float query_factor = factor * q_scales[i];
     for (int j = 0; j < n; ++j) {
-      float sum = 0.0f;
-      for (int d = 0; d < dim; ++d) sum += static_cast<float>(codes[d * ld + j]) * q[i][d];
-      scores[i][j] = sum * (scales[j] * factor);
+      int32_t dot = 0;
+      for (int d = 0; d < dim; ++d) dot += codes[d * ld + j] * q[i][d];
+      scores[i][j] = static_cast<float>(dot) * (query_factor * scales[j]);
     }
   }
 }
@@ -71,8 +74,6 @@ float DotF32(const float* row, const float* x, int n);
 void AxpyI8(const int8_t* row, float a, float* y, int n);
 void AxpyF16(const uint16_t* row, float a, float* y, int n);
 void AxpyF32(const float* row, float a, float* y, int n);
-void KeyScoresI8(const int8_t* codes, int ld, const float* scales, int n, int dim,
-                 const float* const* q, int m, float factor, float* const* scores);
 void ValueSumI8(const int8_t* codes, const float* scales, int n, int dim, const float* const* p,
                 int m, float* const* out);
 double ExpSum(const float* x, int n, float shift, float scale, float* y);
@@ -83,11 +84,17 @@ const VectorOps& VectorOpsFor(Isa isa) {
   static const VectorOps kScalar = {
       scalar_ops::DotI8,       scalar_ops::DotF16,     scalar_ops::DotF32,
       scalar_ops::AxpyI8,      scalar_ops::AxpyF16,    scalar_ops::AxpyF32,
-      scalar_ops::KeyScoresI8, scalar_ops::ValueSumI8, scalar_ops::ExpSum};
+      scalar_ops::KeyScoresQ8, scalar_ops::ValueSumI8, scalar_ops::ExpSum};
 #if defined(TS_KERNELS_X86)
   static const VectorOps kAvx2 = {avx2_ops::DotI8,       avx2_ops::DotF16,     avx2_ops::DotF32,
                                   avx2_ops::AxpyI8,      avx2_ops::AxpyF16,    avx2_ops::AxpyF32,
-                                  avx2_ops::KeyScoresI8, avx2_ops::ValueSumI8, avx2_ops::ExpSum};
+                                  avx2_ops::KeyScoresQ8, avx2_ops::ValueSumI8, avx2_ops::ExpSum};
+  static const VectorOps kAvx512 = [] {
+    VectorOps ops = kAvx2;
+    ops.key_scores_q8 = avx512_ops::KeyScoresQ8;
+    return ops;
+  }();
+  if (isa == Isa::kAvx512 && HasAvx512Vbmi()) return kAvx512;
   if (isa != Isa::kScalar) return kAvx2;
 #else
   (void)isa;

@@ -22,10 +22,15 @@ struct VectorOps {
   // share a KV head, times the queries of a prompt chunk), so each stored value is converted
   // once for all of them.
   // Keys are stored dimension-major: dimension d of key j is codes[d * ld + j] (ld >= n), so one
-  // load holds a dimension of 8 or 16 keys and the scores need no horizontal sums:
-  //   scores[i][j] = factor * scales[j] * sum_d codes[d * ld + j] * q[i][d]   (i < m, j < n)
-  void (*key_scores_i8)(const int8_t* codes, int ld, const float* scales, int n, int dim,
-                        const float* const* q, int m, float factor, float* const* scores);
+  // load holds a dimension of 16 keys and the scores need no horizontal sums. Queries come as
+  // int8 levels with one scale each (the cache's own 16-key blocks: AVX2 vpmaddwd on dimension
+  // pairs, AVX-512 VNNI vpdpbusd on 16 keys x 4 dimensions). Exact integer dot products, so
+  // every ISA gives the same bits:
+  //   scores[i][j] = dot * ((factor * q_scales[i]) * scales[j]),
+  //   dot = sum_d codes[d * ld + j] * q[i][d]   (i < m, j < n)
+  void (*key_scores_q8)(const int8_t* codes, int ld, const float* scales, int n, int dim,
+                        const int8_t* const* q, const float* q_scales, int m, float factor,
+                        float* const* scores);
   // Values are stored row by row (value j is codes[j * dim ...]):
   //   out[i][d] += sum_j p[i][j] * scales[j] * codes[j * dim + d]   (i < m, d < dim, j < n)
   void (*value_sum_i8)(const int8_t* codes, const float* scales, int n, int dim,
@@ -38,7 +43,8 @@ struct VectorOps {
   double (*exp_sum)(const float* x, int n, float shift, float scale, float* y);
 };
 
-// Returns the set for `isa` (AVX-512 CPUs use the AVX2 set: these loops are memory bound).
+// Returns the set for `isa` (AVX-512 CPUs use the AVX2 set but for key_scores_q8, which needs
+// VNNI and VBMI's byte permute there; without VBMI they keep the AVX2 one).
 const VectorOps& VectorOpsFor(Isa isa);
 // Returns the set of the ISA active at the first call.
 const VectorOps& ActiveVectorOps();

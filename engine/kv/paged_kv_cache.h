@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <span>
 #include <vector>
@@ -81,7 +82,11 @@ class PagedKvCache final : public KvCache {
   size_t row_bytes_;
   size_t block_bytes_;
   BlockPool pool_;
-  std::unique_ptr<uint8_t[]> storage_;       // [n_blocks, block_bytes]; pages touched on first write
+  struct FreeStorage {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  // [n_blocks, block_bytes] from kernels::AllocateAligned (huge pages); touched on first write.
+  std::unique_ptr<uint8_t, FreeStorage> storage_;
   std::vector<std::vector<int>> tables_;     // [n_slots] block ids in position order
   std::vector<std::vector<uint64_t>> hashes_;  // [n_slots] chain hash after each committed block
   uint64_t prefix_queries_ = 0, prefix_hits_ = 0;

@@ -1,6 +1,7 @@
-// Attention over an int8 KV cache per ISA: the scores and the weighted value sum of the 4 query
-// heads sharing one KV head (BitNet-2B-4T's grouping, head_dim 128) over 2048 cached positions
-// in 16-token blocks, as PagedKvCache runs them for one layer and KV head; MACs per cycle.
+// Attention over an int8 KV cache per ISA: the scores of int8 queries and the weighted value sum
+// of the 4 query heads sharing one KV head (BitNet-2B-4T's grouping, head_dim 128) over 2048
+// cached positions in 16-token blocks, as PagedKvCache runs them for one layer and KV head;
+// MACs per cycle.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -27,12 +28,14 @@ void BM_AttentionI8(benchmark::State& state) {
   std::vector<int8_t> keys(static_cast<size_t>(depth) * kHeadDim), values(keys.size());
   for (int8_t& c : keys) c = static_cast<int8_t>(code(rng));
   for (int8_t& c : values) c = static_cast<int8_t>(code(rng));
-  std::vector<float> scales(static_cast<size_t>(depth), 0.01f);
-  std::vector<std::vector<float>> q(kQueries), scores(kQueries), out(kQueries);
-  std::vector<const float*> q_ptr, p_ptr(kQueries);
+  std::vector<float> scales(static_cast<size_t>(depth), 0.01f), q_scales(kQueries, 0.02f);
+  std::vector<std::vector<int8_t>> q(kQueries);
+  std::vector<std::vector<float>> scores(kQueries), out(kQueries);
+  std::vector<const int8_t*> q_ptr;
+  std::vector<const float*> p_ptr(kQueries);
   std::vector<float*> score_ptr(kQueries), out_ptr;
   for (int i = 0; i < kQueries; ++i) {
-    for (int d = 0; d < kHeadDim; ++d) q[i].push_back(dist(rng));
+    for (int d = 0; d < kHeadDim; ++d) q[i].push_back(static_cast<int8_t>(code(rng)));
     scores[i].assign(static_cast<size_t>(depth), 0.0f);
     out[i].assign(kHeadDim, 0.0f);
     q_ptr.push_back(q[i].data());
@@ -41,9 +44,9 @@ void BM_AttentionI8(benchmark::State& state) {
   for (auto _ : state) {
     for (int p0 = 0; p0 < depth; p0 += kBlock) {
       for (int i = 0; i < kQueries; ++i) score_ptr[i] = scores[i].data() + p0;
-      ops.key_scores_i8(keys.data() + static_cast<size_t>(p0) * kHeadDim, kBlock,
-                        scales.data() + p0, kBlock, kHeadDim, q_ptr.data(), kQueries, 0.1f,
-                        score_ptr.data());
+      ops.key_scores_q8(keys.data() + static_cast<size_t>(p0) * kHeadDim, kBlock,
+                        scales.data() + p0, kBlock, kHeadDim, q_ptr.data(), q_scales.data(),
+                        kQueries, 0.1f, score_ptr.data());
     }
     for (int p0 = 0; p0 < depth; p0 += kBlock) {
       for (int i = 0; i < kQueries; ++i) p_ptr[i] = scores[i].data() + p0;
@@ -60,7 +63,7 @@ void BM_AttentionI8(benchmark::State& state) {
 }
 BENCHMARK(BM_AttentionI8)
     ->ArgNames({"isa", "depth"})
-    ->ArgsProduct({{0, 1}, {2048}})
+    ->ArgsProduct({{0, 1, 2}, {2048}})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 

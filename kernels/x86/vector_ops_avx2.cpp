@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "kernels/f16.h"
+#include "kernels/internal/key_scores_q8.h"
 
 namespace ts::kernels::avx2_ops {
 namespace {
@@ -74,29 +75,6 @@ __m256 Exp(__m256 x_in) {
 
 constexpr int kMaxQueries = 4;  // per pass: 4 queries x 16 lanes = 8 accumulators
 
-// Raw scores (before scales) of Q queries for kLanes (8 or 16) keys from codes[j0...]: one
-// dimension of all lanes per load, one FMA per query and 8 lanes.
-template <int Q, int kLanes>
-void KeyTile(const int8_t* codes, int ld, int dim, const float* const* q, float tile[][16]) {
-  constexpr int kVectors = kLanes / 8;
-  __m256 acc[Q][kVectors];
-  for (int i = 0; i < Q; ++i) {
-    for (int v = 0; v < kVectors; ++v) acc[i][v] = _mm256_setzero_ps();
-  }
-  for (int d = 0; d < dim; ++d) {
-    __m256 k[kVectors];
-    for (int v = 0; v < kVectors; ++v)
-      k[v] = LoadI8(codes + static_cast<ptrdiff_t>(d) * ld + 8 * v);
-    for (int i = 0; i < Q; ++i) {
-      const __m256 qd = _mm256_broadcast_ss(q[i] + d);
-      for (int v = 0; v < kVectors; ++v) acc[i][v] = _mm256_fmadd_ps(k[v], qd, acc[i][v]);
-    }
-  }
-  for (int i = 0; i < Q; ++i) {
-    for (int v = 0; v < kVectors; ++v) _mm256_storeu_ps(tile[i] + 8 * v, acc[i][v]);
-  }
-}
-
 // out[i][d0 ..] += w[i][j] * value j for Q queries, kLanes (8 or 16) dimensions from d0.
 template <int Q, int kLanes>
 void ValueTile(const int8_t* codes, int n, int dim, int d0, const float w[][64],
@@ -120,40 +98,61 @@ void ValueTile(const int8_t* codes, int n, int dim, int d0, const float w[][64],
   }
 }
 
+// key_scores_q8 on one 16-key block (ld 16): dimensions in pairs, the keys of d and d + 1
+// widened to int16 and interleaved so vpmaddwd with the query pair (q[d], q[d + 1]) adds both
+// products into each key's int32 lane. q16 holds the queries widened to int16. Exact integers.
+template <int Q>
+void KeyBlockQ8(const int8_t* codes, int dim, const int16_t* const* q16, int32_t (*dots)[16]) {
+  __m256i low[Q], high[Q];  // lanes: keys 0-3 and 8-11; keys 4-7 and 12-15
+  for (int i = 0; i < Q; ++i) low[i] = high[i] = _mm256_setzero_si256();
+  for (int d = 0; d < dim; d += 2) {
+    const __m256i k0 = _mm256_cvtepi8_epi16(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + static_cast<ptrdiff_t>(d) * 16)));
+    const __m256i k1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(
+        reinterpret_cast<const __m128i*>(codes + static_cast<ptrdiff_t>(d + 1) * 16)));
+    const __m256i pairs_low = _mm256_unpacklo_epi16(k0, k1),
+                  pairs_high = _mm256_unpackhi_epi16(k0, k1);
+    for (int i = 0; i < Q; ++i) {
+      int32_t pair;
+      std::memcpy(&pair, q16[i] + d, sizeof(pair));
+      const __m256i qv = _mm256_set1_epi32(pair);
+      low[i] = _mm256_add_epi32(low[i], _mm256_madd_epi16(pairs_low, qv));
+      high[i] = _mm256_add_epi32(high[i], _mm256_madd_epi16(pairs_high, qv));
+    }
+  }
+  for (int i = 0; i < Q; ++i) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dots[i]),
+                        _mm256_permute2x128_si256(low[i], high[i], 0x20));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dots[i] + 8),
+                        _mm256_permute2x128_si256(low[i], high[i], 0x31));
+  }
+}
+
 }  // namespace
 
-void KeyScoresI8(const int8_t* codes, int ld, const float* scales, int n, int dim,
-                 const float* const* q, int m, float factor, float* const* scores) {
-  float tile[kMaxQueries][16];
+void KeyScoresQ8(const int8_t* codes, int ld, const float* scales, int n, int dim,
+                 const int8_t* const* q, const float* q_scales, int m, float factor,
+                 float* const* scores) {
+  constexpr int kMaxDim = 512;  // kv::kMaxHeadDim
+  if (ld != 16 || n > 16 || dim % 2 != 0 || dim > kMaxDim) {
+    scalar_ops::KeyScoresQ8(codes, ld, scales, n, dim, q, q_scales, m, factor, scores);
+    return;
+  }
+  alignas(32) int16_t widened[kMaxQueries][kMaxDim];
+  const int16_t* q16[kMaxQueries];
+  alignas(32) int32_t dots[kMaxQueries][16];
   for (int i0 = 0; i0 < m; i0 += kMaxQueries) {
     const int n_q = std::min(kMaxQueries, m - i0);
-    for (int j0 = 0; j0 < n;) {
-      // A tile reads kLanes keys of every dimension, lanes past n included (their scores are
-      // dropped), so it must stay inside the ld-wide rows of codes.
-      const int lanes = j0 + 16 <= ld ? 16 : j0 + 8 <= ld ? 8 : 0;
-      if (lanes == 0) {  // a narrow block (tests): the rest one key at a time
-        for (int i = 0; i < n_q; ++i) {
-          for (int j = j0; j < n; ++j) {
-            float sum = 0.0f;
-            for (int d = 0; d < dim; ++d)
-              sum += static_cast<float>(codes[d * ld + j]) * q[i0 + i][d];
-            scores[i0 + i][j] = sum * (scales[j] * factor);
-          }
-        }
-        break;
+    for (int i = 0; i < n_q; ++i) {
+      for (int d = 0; d < dim; ++d) widened[i][d] = q[i0 + i][d];
+      q16[i] = widened[i];
+    }
+    WithQueries(n_q, [&](auto queries) { KeyBlockQ8<queries()>(codes, dim, q16, dots); });
+    for (int i = 0; i < n_q; ++i) {
+      const float query_factor = factor * q_scales[i0 + i];
+      for (int j = 0; j < n; ++j) {
+        scores[i0 + i][j] = static_cast<float>(dots[i][j]) * (query_factor * scales[j]);
       }
-      WithQueries(n_q, [&](auto queries) {
-        if (lanes == 16)
-          KeyTile<queries(), 16>(codes + j0, ld, dim, q + i0, tile);
-        else
-          KeyTile<queries(), 8>(codes + j0, ld, dim, q + i0, tile);
-      });
-      const int n_lanes = std::min(lanes, n - j0);
-      for (int i = 0; i < n_q; ++i) {
-        for (int j = 0; j < n_lanes; ++j)
-          scores[i0 + i][j0 + j] = tile[i][j] * (scales[j0 + j] * factor);
-      }
-      j0 += lanes;
     }
   }
 }

@@ -53,8 +53,10 @@ TEST(VectorOps, EveryIsaMatchesScalar) {
   }
 }
 
-// The int8 attention kernels on every shape class: narrow blocks (scalar tail), 8- and 16-key
-// tiles, dimensions with 16-, 8- and 1-wide tails, and query counts across the groups of 4.
+// The int8 attention kernels on every shape class: 16-key blocks (the SIMD key scores) and
+// other widths (their scalar fallback), dimensions a multiple of 4, of 2 only (AVX-512 falls
+// back, AVX2 does not) or odd, with 16-, 8- and 1-wide value tails, and query counts across
+// the passes of 4 (AVX2) and 8 (AVX-512). Key scores are exact: equal bits.
 TEST(VectorOps, Int8AttentionBlocksMatchScalar) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
@@ -63,10 +65,10 @@ TEST(VectorOps, Int8AttentionBlocksMatchScalar) {
   for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
     if (static_cast<int>(isa) > static_cast<int>(DetectBestIsa())) continue;
     const VectorOps& ops = VectorOpsFor(isa);
-    for (int dim : {1, 7, 8, 24, 128}) {
+    for (int dim : {1, 7, 8, 24, 128, 130}) {
       for (int n : {1, 5, 8, 13, 16, 40, 70}) {
         for (int ld : {n, n + 3, (n + 15) / 16 * 16}) {
-          for (int m : {1, 3, 4, 6, 9}) {
+          for (int m : {1, 3, 4, 6, 9, 17}) {
             SCOPED_TRACE("isa " + std::string(IsaName(isa)) + " dim " + std::to_string(dim) +
                          " n " + std::to_string(n) + " ld " + std::to_string(ld) + " m " +
                          std::to_string(m));
@@ -76,31 +78,34 @@ TEST(VectorOps, Int8AttentionBlocksMatchScalar) {
             for (int8_t& c : values) c = static_cast<int8_t>(code(rng));
             std::vector<float> scales(static_cast<size_t>(n));
             for (float& s : scales) s = std::fabs(dist(rng)) / 127.0f;
-            std::vector<std::vector<float>> q(m), scores(m), want_scores(m), out(m), want_out(m);
-            std::vector<const float*> q_ptr, p_ptr;
+            std::vector<std::vector<float>> scores(m), want_scores(m), out(m), want_out(m);
+            std::vector<const float*> p_ptr;
             std::vector<float*> score_ptr, want_score_ptr, out_ptr, want_out_ptr;
             for (int i = 0; i < m; ++i) {
-              for (int d = 0; d < dim; ++d) q[i].push_back(dist(rng));
               for (int d = 0; d < dim; ++d) out[i].push_back(dist(rng));
               want_out[i] = out[i];
               scores[i].assign(static_cast<size_t>(n), 0.0f);
               want_scores[i] = scores[i];
-              q_ptr.push_back(q[i].data());
               score_ptr.push_back(scores[i].data());
               want_score_ptr.push_back(want_scores[i].data());
               out_ptr.push_back(out[i].data());
               want_out_ptr.push_back(want_out[i].data());
             }
-            ops.key_scores_i8(keys.data(), ld, scales.data(), n, dim, q_ptr.data(), m, 0.5f,
-                              score_ptr.data());
-            ref.key_scores_i8(keys.data(), ld, scales.data(), n, dim, q_ptr.data(), m, 0.5f,
-                              want_score_ptr.data());
+            // int8 queries: exact integer dot products, so the same bits on every ISA.
+            std::vector<std::vector<int8_t>> q8(static_cast<size_t>(m));
+            std::vector<const int8_t*> q8_ptr;
+            std::vector<float> q8_scales;
             for (int i = 0; i < m; ++i) {
-              for (int j = 0; j < n; ++j) {
-                ASSERT_NEAR(scores[i][j], want_scores[i][j],
-                            1e-4f * (1.0f + std::fabs(want_scores[i][j])))
-                    << i << " " << j;
-              }
+              for (int d = 0; d < dim; ++d) q8[i].push_back(static_cast<int8_t>(code(rng)));
+              q8_ptr.push_back(q8[i].data());
+              q8_scales.push_back(std::fabs(dist(rng)) / 127.0f);
+            }
+            ops.key_scores_q8(keys.data(), ld, scales.data(), n, dim, q8_ptr.data(),
+                              q8_scales.data(), m, 0.5f, score_ptr.data());
+            ref.key_scores_q8(keys.data(), ld, scales.data(), n, dim, q8_ptr.data(),
+                              q8_scales.data(), m, 0.5f, want_score_ptr.data());
+            for (int i = 0; i < m; ++i) {
+              ASSERT_EQ(scores[i], want_scores[i]) << i;
               p_ptr.push_back(want_scores[i].data());  // any weights will do
             }
             ops.value_sum_i8(values.data(), scales.data(), n, dim, p_ptr.data(), m, out_ptr.data());
@@ -164,14 +169,16 @@ TEST(VectorOps, ScalarReferenceIsTheFormula) {
   EXPECT_FLOAT_EQ(VectorOpsFor(Isa::kScalar).dot_i8(row.data(), x.data(), 3), 0.5f - 0.5f + 6.0f);
   // Two keys stored dimension-major (ld 2): key 0 = {1, 3}, key 1 = {-2, 4}.
   const std::vector<int8_t> keys = {1, -2, 3, 4};
-  const std::vector<float> scales = {0.5f, 2.0f}, q = {1.0f, 2.0f};
+  const std::vector<float> scales = {0.5f, 2.0f};
+  const std::vector<int8_t> q = {1, 2};
+  const float q_scale = 0.125f;
   std::vector<float> scores(2);
-  const float* q_ptr = q.data();
+  const int8_t* q_ptr = q.data();
   float* score_ptr = scores.data();
   VectorOpsFor(Isa::kScalar)
-      .key_scores_i8(keys.data(), 2, scales.data(), 2, 2, &q_ptr, 1, 0.25f, &score_ptr);
-  EXPECT_FLOAT_EQ(scores[0], 7.0f * 0.5f * 0.25f);
-  EXPECT_FLOAT_EQ(scores[1], 6.0f * 2.0f * 0.25f);
+      .key_scores_q8(keys.data(), 2, scales.data(), 2, 2, &q_ptr, &q_scale, 1, 0.25f, &score_ptr);
+  EXPECT_FLOAT_EQ(scores[0], 7.0f * 0.125f * 0.5f * 0.25f);
+  EXPECT_FLOAT_EQ(scores[1], 6.0f * 0.125f * 2.0f * 0.25f);
   // Values row by row: out += 1 * 0.5 * {1, -2} + 0.5 * 2 * {3, 4}.
   const std::vector<float> p = {1.0f, 0.5f};
   std::vector<float> out = {10.0f, 20.0f};
