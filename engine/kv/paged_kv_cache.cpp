@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 
 #include "kernels/aligned_buffer.h"
@@ -32,6 +33,7 @@ PagedKvCache::PagedKvCache(const KvShape& shape, KvType type, int block_size, in
           kernels::AllocateAligned(block_bytes_ * static_cast<size_t>(n_blocks)))),
       tables_(static_cast<size_t>(n_slots)),
       hashes_(static_cast<size_t>(n_slots)) {
+  if (!storage_) throw std::bad_alloc();
   if (shape.head_dim > kMaxHeadDim) throw std::invalid_argument("head_dim above " + std::to_string(kMaxHeadDim));
   if (type == KvType::kQ4 && shape.head_dim % kQ4Group != 0) {
     throw std::invalid_argument("q4 KV cache needs head_dim to be a multiple of 16");
