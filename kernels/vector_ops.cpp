@@ -2,9 +2,10 @@
 
 #include <cmath>
 #include <cstddef>
+#include <vector>
 
 #include "kernels/f16.h"
-#include "kernels/internal/key_scores_q8.h"
+#include "kernels/internal/attention_q8.h"
 
 namespace ts::kernels {
 namespace scalar_ops {
@@ -46,11 +47,16 @@ void KeyScoresQ8(const int8_t* codes, int ld, const float* scales, int n, int di
     }
   }
 }
-void ValueSumI8(const int8_t* codes, const float* scales, int n, int dim, const float* const* p,
+void ValueSumQ8(const int8_t* codes, const float* scales, int n, int dim, const float* const* p,
                 int m, float* const* out) {
+  std::vector<uint8_t> levels(static_cast<size_t>(n));
   for (int i = 0; i < m; ++i) {
-    for (int j = 0; j < n; ++j)
-      AxpyI8(codes + static_cast<ptrdiff_t>(j) * dim, p[i][j] * scales[j], out[i], dim);
+    const float step = ValueLevels(p[i], scales, n, levels.data());
+    for (int d = 0; d < dim; ++d) {
+      int32_t dot = 0;
+      for (int j = 0; j < n; ++j) dot += levels[static_cast<size_t>(j)] * codes[j * dim + d];
+      out[i][d] += static_cast<float>(dot) * step;
+    }
   }
 }
 
@@ -74,8 +80,6 @@ float DotF32(const float* row, const float* x, int n);
 void AxpyI8(const int8_t* row, float a, float* y, int n);
 void AxpyF16(const uint16_t* row, float a, float* y, int n);
 void AxpyF32(const float* row, float a, float* y, int n);
-void ValueSumI8(const int8_t* codes, const float* scales, int n, int dim, const float* const* p,
-                int m, float* const* out);
 double ExpSum(const float* x, int n, float shift, float scale, float* y);
 }  // namespace avx2_ops
 #endif
@@ -84,14 +88,15 @@ const VectorOps& VectorOpsFor(Isa isa) {
   static const VectorOps kScalar = {
       scalar_ops::DotI8,       scalar_ops::DotF16,     scalar_ops::DotF32,
       scalar_ops::AxpyI8,      scalar_ops::AxpyF16,    scalar_ops::AxpyF32,
-      scalar_ops::KeyScoresQ8, scalar_ops::ValueSumI8, scalar_ops::ExpSum};
+      scalar_ops::KeyScoresQ8, scalar_ops::ValueSumQ8, scalar_ops::ExpSum};
 #if defined(TS_KERNELS_X86)
   static const VectorOps kAvx2 = {avx2_ops::DotI8,       avx2_ops::DotF16,     avx2_ops::DotF32,
                                   avx2_ops::AxpyI8,      avx2_ops::AxpyF16,    avx2_ops::AxpyF32,
-                                  avx2_ops::KeyScoresQ8, avx2_ops::ValueSumI8, avx2_ops::ExpSum};
+                                  avx2_ops::KeyScoresQ8, avx2_ops::ValueSumQ8, avx2_ops::ExpSum};
   static const VectorOps kAvx512 = [] {
     VectorOps ops = kAvx2;
     ops.key_scores_q8 = avx512_ops::KeyScoresQ8;
+    ops.value_sum_q8 = avx512_ops::ValueSumQ8;
     return ops;
   }();
   if (isa == Isa::kAvx512 && HasAvx512Vbmi()) return kAvx512;

@@ -31,9 +31,13 @@ struct VectorOps {
   void (*key_scores_q8)(const int8_t* codes, int ld, const float* scales, int n, int dim,
                         const int8_t* const* q, const float* q_scales, int m, float factor,
                         float* const* scores);
-  // Values are stored row by row (value j is codes[j * dim ...]):
-  //   out[i][d] += sum_j p[i][j] * scales[j] * codes[j * dim + d]   (i < m, d < dim, j < n)
-  void (*value_sum_i8)(const int8_t* codes, const float* scales, int n, int dim,
+  // Values are stored row by row (value j is codes[j * dim ...]). The weights w_j = p[i][j] *
+  // scales[j] (p >= 0) are rounded to u8 levels per query and call (ValueLevels in
+  // internal/attention_q8.h: step = max_j w_j / 255), so the sums are exact integer dot
+  // products (AVX2 vpmaddwd on key pairs, AVX-512 VNNI vpdpbusd on 4 keys x 16 dimensions) and
+  // every ISA gives the same bits:
+  //   out[i][d] += step_i * sum_j level_ij * codes[j * dim + d]   (i < m, d < dim, j < n)
+  void (*value_sum_q8)(const int8_t* codes, const float* scales, int n, int dim,
                        const float* const* p, int m, float* const* out);
 
   // Returns sum_i exp((x[i] - shift) * scale) (summed in double) and, if y is not null, stores

@@ -238,7 +238,7 @@ void PagedKvCache::AttendRunI8(int layer, int slot, int first_pos, int n_queries
     for_each_block(1, [&](int p0, int n, const int8_t* codes) {
       for (int k = 0; k < m; ++k)
         weights[static_cast<size_t>(k)] = scores[static_cast<size_t>(k)] + p0;
-      ops.value_sum_i8(codes, block_scales.data(), n, head_dim, weights.data(), m, outputs.data());
+      ops.value_sum_q8(codes, block_scales.data(), n, head_dim, weights.data(), m, outputs.data());
     });
   }
 }

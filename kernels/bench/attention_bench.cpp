@@ -50,7 +50,7 @@ void BM_AttentionI8(benchmark::State& state) {
     }
     for (int p0 = 0; p0 < depth; p0 += kBlock) {
       for (int i = 0; i < kQueries; ++i) p_ptr[i] = scores[i].data() + p0;
-      ops.value_sum_i8(values.data() + static_cast<size_t>(p0) * kHeadDim, scales.data() + p0,
+      ops.value_sum_q8(values.data() + static_cast<size_t>(p0) * kHeadDim, scales.data() + p0,
                        kBlock, kHeadDim, p_ptr.data(), kQueries, out_ptr.data());
     }
     benchmark::ClobberMemory();

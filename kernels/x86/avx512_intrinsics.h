@@ -94,6 +94,14 @@ inline simde__m512i CvtEpi8Epi32(simde__m128i v) {
   return LoadI32(out);
 }
 
+inline simde__m128i CvtEpi32Epi8(simde__m512i v) {  // truncates each lane to its low byte
+  int32_t lanes[16];
+  Store(lanes, v);
+  int8_t bytes[16];
+  for (int i = 0; i < 16; ++i) bytes[i] = static_cast<int8_t>(lanes[i]);
+  return simde_mm_loadu_si128(reinterpret_cast<const simde__m128i*>(bytes));
+}
+
 inline simde__m512 CvtPhPs(simde__m256i v) {
   uint16_t halves[16];
   simde_mm256_storeu_si256(reinterpret_cast<simde__m256i*>(halves), v);
@@ -154,7 +162,8 @@ inline void KeepInRegister(simde__m512i&) {}  // SIMDe's vectors are structs: no
 #define _mm512_cvttps_epi32(v) ::ts::kernels::internal::emulated::CvttPsEpi32(v)
 #define _mm512_cvtepi8_epi32(v) ::ts::kernels::internal::emulated::CvtEpi8Epi32(v)
 #define _mm512_cvtph_ps(v) ::ts::kernels::internal::emulated::CvtPhPs(v)
-// SIMDe implements this one but defines no native alias for it.
+#define _mm512_cvtepi32_epi8(v) ::ts::kernels::internal::emulated::CvtEpi32Epi8(v)
+   // SIMDe implements this one but defines no native alias for it.
 #define _mm512_shuffle_i64x2(a, b, imm8) simde_mm512_shuffle_i64x2(a, b, imm8)
 #undef _mm512_roundscale_ps
 #define _mm512_roundscale_ps(v, imm8) ::ts::kernels::internal::emulated::RoundscalePs(v, imm8)

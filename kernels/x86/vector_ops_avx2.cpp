@@ -9,7 +9,7 @@
 #include <type_traits>
 
 #include "kernels/f16.h"
-#include "kernels/internal/key_scores_q8.h"
+#include "kernels/internal/attention_q8.h"
 
 namespace ts::kernels::avx2_ops {
 namespace {
@@ -75,26 +75,67 @@ __m256 Exp(__m256 x_in) {
 
 constexpr int kMaxQueries = 4;  // per pass: 4 queries x 16 lanes = 8 accumulators
 
-// out[i][d0 ..] += w[i][j] * value j for Q queries, kLanes (8 or 16) dimensions from d0.
-template <int Q, int kLanes>
-void ValueTile(const int8_t* codes, int n, int dim, int d0, const float w[][64],
-               float* const* out) {
-  constexpr int kVectors = kLanes / 8;
-  __m256 acc[Q][kVectors];
-  for (int i = 0; i < Q; ++i) {
-    for (int v = 0; v < kVectors; ++v) acc[i][v] = _mm256_loadu_ps(out[i] + d0 + 8 * v);
-  }
-  for (int j = 0; j < n; ++j) {
-    __m256 value[kVectors];
-    for (int v = 0; v < kVectors; ++v)
-      value[v] = LoadI8(codes + static_cast<ptrdiff_t>(j) * dim + d0 + 8 * v);
+// ValueLevels (internal/attention_q8.h) for n <= 16, as the level pairs ValueTileQ8 reads:
+// pairs[k] = level 2k | level 2k+1 << 16. The same products, maximum and roundings, so the same
+// levels (zero past n). Returns the step.
+float ValueLevelPairs(const float* p, const float* scales, int n, int32_t* pairs) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i valid_low = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
+  const __m256i valid_high = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane);
+  const __m256 w_low =
+      _mm256_mul_ps(_mm256_maskload_ps(p, valid_low), _mm256_maskload_ps(scales, valid_low));
+  const __m256 w_high = _mm256_mul_ps(_mm256_maskload_ps(p + 8, valid_high),
+                                      _mm256_maskload_ps(scales + 8, valid_high));
+  __m256 max8 = _mm256_max_ps(w_low, w_high);  // weights >= 0, masked lanes 0
+  __m128 max4 = _mm_max_ps(_mm256_castps256_ps128(max8), _mm256_extractf128_ps(max8, 1));
+  max4 = _mm_max_ps(max4, _mm_movehl_ps(max4, max4));
+  const float max_weight = _mm_cvtss_f32(_mm_max_ss(max4, _mm_movehdup_ps(max4)));
+  const float inv_step = max_weight > 0.0f ? 255.0f / max_weight : 0.0f;
+  auto levels = [&](__m256 w) {
+    return _mm256_cvttps_epi32(_mm256_min_ps(
+        _mm256_add_ps(_mm256_mul_ps(w, _mm256_set1_ps(inv_step)), _mm256_set1_ps(0.5f)),
+        _mm256_set1_ps(255.0f)));
+  };
+  // packus interleaves the halves per 128-bit lane; permute4x64 puts levels 0..15 in order.
+  const __m256i packed =
+      _mm256_permute4x64_epi64(_mm256_packus_epi32(levels(w_low), levels(w_high)), 0xD8);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(pairs), packed);
+  return max_weight / 255.0f;
+}
+
+// value_sum_q8 over 16 dimensions from d0 for Q queries: the values of keys j and j + 1 widened
+// to int16 and interleaved so vpmaddwd with the level pair (level j, level j + 1) adds both
+// products into each dimension's int32 lane. pairs[i][j / 2] holds query i's level pairs (zero
+// past n); a missing odd row reads as zeros. Exact integers.
+template <int Q>
+void ValueTileQ8(const int8_t* codes, int n, int dim, int d0, const int32_t (*pairs)[8],
+                 const float* steps, float* const* out) {
+  __m256i low[Q], high[Q];  // lanes: dimensions 0-3 and 8-11; 4-7 and 12-15
+  for (int i = 0; i < Q; ++i) low[i] = high[i] = _mm256_setzero_si256();
+  for (int j = 0; j < n; j += 2) {
+    const __m256i v0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(
+        reinterpret_cast<const __m128i*>(codes + static_cast<ptrdiff_t>(j) * dim + d0)));
+    const __m256i v1 = j + 1 < n
+                           ? _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                                 codes + static_cast<ptrdiff_t>(j + 1) * dim + d0)))
+                           : _mm256_setzero_si256();
+    const __m256i rows_low = _mm256_unpacklo_epi16(v0, v1),
+                  rows_high = _mm256_unpackhi_epi16(v0, v1);
     for (int i = 0; i < Q; ++i) {
-      const __m256 wj = _mm256_broadcast_ss(w[i] + j);
-      for (int v = 0; v < kVectors; ++v) acc[i][v] = _mm256_fmadd_ps(value[v], wj, acc[i][v]);
+      const __m256i level_pair = _mm256_set1_epi32(pairs[i][j / 2]);
+      low[i] = _mm256_add_epi32(low[i], _mm256_madd_epi16(rows_low, level_pair));
+      high[i] = _mm256_add_epi32(high[i], _mm256_madd_epi16(rows_high, level_pair));
     }
   }
   for (int i = 0; i < Q; ++i) {
-    for (int v = 0; v < kVectors; ++v) _mm256_storeu_ps(out[i] + d0 + 8 * v, acc[i][v]);
+    const __m256 step = _mm256_set1_ps(steps[i]);
+    float* o = out[i] + d0;
+    const __m256i first = _mm256_permute2x128_si256(low[i], high[i], 0x20);
+    const __m256i second = _mm256_permute2x128_si256(low[i], high[i], 0x31);
+    _mm256_storeu_ps(
+        o, _mm256_add_ps(_mm256_loadu_ps(o), _mm256_mul_ps(_mm256_cvtepi32_ps(first), step)));
+    _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8),
+                                          _mm256_mul_ps(_mm256_cvtepi32_ps(second), step)));
   }
 }
 
@@ -157,29 +198,21 @@ void KeyScoresQ8(const int8_t* codes, int ld, const float* scales, int n, int di
   }
 }
 
-void ValueSumI8(const int8_t* codes, const float* scales, int n, int dim, const float* const* p,
+void ValueSumQ8(const int8_t* codes, const float* scales, int n, int dim, const float* const* p,
                 int m, float* const* out) {
-  float w[kMaxQueries][64];
+  if (n > 16 || dim % 16 != 0) {
+    scalar_ops::ValueSumQ8(codes, scales, n, dim, p, m, out);
+    return;
+  }
+  alignas(32) int32_t pairs[kMaxQueries][8];
+  float steps[kMaxQueries];
   for (int i0 = 0; i0 < m; i0 += kMaxQueries) {
     const int n_q = std::min(kMaxQueries, m - i0);
-    for (int j0 = 0; j0 < n; j0 += 64) {
-      const int n_j = std::min(64, n - j0);
-      for (int i = 0; i < n_q; ++i) {
-        for (int j = 0; j < n_j; ++j) w[i][j] = p[i0 + i][j0 + j] * scales[j0 + j];
-      }
-      const int8_t* rows = codes + static_cast<ptrdiff_t>(j0) * dim;
-      int d0 = 0;
-      WithQueries(n_q, [&](auto queries) {
-        for (; d0 + 16 <= dim; d0 += 16) ValueTile<queries(), 16>(rows, n_j, dim, d0, w, out + i0);
-        for (; d0 + 8 <= dim; d0 += 8) ValueTile<queries(), 8>(rows, n_j, dim, d0, w, out + i0);
-      });
-      for (int i = 0; i < n_q; ++i) {
-        for (int j = 0; j < n_j; ++j) {
-          for (int d = d0; d < dim; ++d)
-            out[i0 + i][d] += w[i][j] * static_cast<float>(rows[j * dim + d]);
-        }
-      }
-    }
+    for (int i = 0; i < n_q; ++i) steps[i] = ValueLevelPairs(p[i0 + i], scales, n, pairs[i]);
+    WithQueries(n_q, [&](auto queries) {
+      for (int d0 = 0; d0 < dim; d0 += 16)
+        ValueTileQ8<queries()>(codes, n, dim, d0, pairs, steps, out + i0);
+    });
   }
 }
 

@@ -55,8 +55,8 @@ TEST(VectorOps, EveryIsaMatchesScalar) {
 
 // The int8 attention kernels on every shape class: 16-key blocks (the SIMD key scores) and
 // other widths (their scalar fallback), dimensions a multiple of 4, of 2 only (AVX-512 falls
-// back, AVX2 does not) or odd, with 16-, 8- and 1-wide value tails, and query counts across
-// the passes of 4 (AVX2) and 8 (AVX-512). Key scores are exact: equal bits.
+// back, AVX2 does not) or odd, and query counts across the passes of 4 (AVX2) and 8 (AVX-512).
+// Both kernels are exact integer sums: equal bits.
 TEST(VectorOps, Int8AttentionBlocksMatchScalar) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
@@ -104,19 +104,18 @@ TEST(VectorOps, Int8AttentionBlocksMatchScalar) {
                               q8_scales.data(), m, 0.5f, score_ptr.data());
             ref.key_scores_q8(keys.data(), ld, scales.data(), n, dim, q8_ptr.data(),
                               q8_scales.data(), m, 0.5f, want_score_ptr.data());
+            for (int i = 0; i < m; ++i) ASSERT_EQ(scores[i], want_scores[i]) << i;
+            // Weights >= 0 like softmax's, one query all zeros; value sums exact too.
+            std::vector<std::vector<float>> weights(static_cast<size_t>(m));
             for (int i = 0; i < m; ++i) {
-              ASSERT_EQ(scores[i], want_scores[i]) << i;
-              p_ptr.push_back(want_scores[i].data());  // any weights will do
+              for (int j = 0; j < n; ++j)
+                weights[i].push_back(i == 1 ? 0.0f : std::fabs(dist(rng)));
+              p_ptr.push_back(weights[i].data());
             }
-            ops.value_sum_i8(values.data(), scales.data(), n, dim, p_ptr.data(), m, out_ptr.data());
-            ref.value_sum_i8(values.data(), scales.data(), n, dim, p_ptr.data(), m,
+            ops.value_sum_q8(values.data(), scales.data(), n, dim, p_ptr.data(), m, out_ptr.data());
+            ref.value_sum_q8(values.data(), scales.data(), n, dim, p_ptr.data(), m,
                              want_out_ptr.data());
-            for (int i = 0; i < m; ++i) {
-              for (int d = 0; d < dim; ++d) {
-                ASSERT_NEAR(out[i][d], want_out[i][d], 1e-4f * (1.0f + std::fabs(want_out[i][d])))
-                    << i << " " << d;
-              }
-            }
+            for (int i = 0; i < m; ++i) ASSERT_EQ(out[i], want_out[i]) << i;
           }
         }
       }
@@ -179,14 +178,15 @@ TEST(VectorOps, ScalarReferenceIsTheFormula) {
       .key_scores_q8(keys.data(), 2, scales.data(), 2, 2, &q_ptr, &q_scale, 1, 0.25f, &score_ptr);
   EXPECT_FLOAT_EQ(scores[0], 7.0f * 0.125f * 0.5f * 0.25f);
   EXPECT_FLOAT_EQ(scores[1], 6.0f * 0.125f * 2.0f * 0.25f);
-  // Values row by row: out += 1 * 0.5 * {1, -2} + 0.5 * 2 * {3, 4}.
+  // Values row by row, weights p * scales = {0.5, 1} as levels {128, 255} of 1/255:
+  // out += (128 * {1, -2} + 255 * {3, 4}) / 255.
   const std::vector<float> p = {1.0f, 0.5f};
   std::vector<float> out = {10.0f, 20.0f};
   const float* p_ptr = p.data();
   float* out_ptr = out.data();
-  VectorOpsFor(Isa::kScalar).value_sum_i8(keys.data(), scales.data(), 2, 2, &p_ptr, 1, &out_ptr);
-  EXPECT_FLOAT_EQ(out[0], 10.0f + 0.5f + 3.0f);
-  EXPECT_FLOAT_EQ(out[1], 20.0f - 1.0f + 4.0f);
+  VectorOpsFor(Isa::kScalar).value_sum_q8(keys.data(), scales.data(), 2, 2, &p_ptr, 1, &out_ptr);
+  EXPECT_FLOAT_EQ(out[0], 10.0f + (128.0f + 765.0f) / 255.0f);
+  EXPECT_FLOAT_EQ(out[1], 20.0f + (-256.0f + 1020.0f) / 255.0f);
 }
 
 }  // namespace
