@@ -169,7 +169,7 @@ void PagedKvCache::AttendRunI8(int layer, int slot, int first_pos, int n_queries
   const int n_blocks = (n_pos + block_size_ - 1) / block_size_;
   const size_t run_bytes = row_bytes_ * static_cast<size_t>(block_size_);
   // Per (query, head) pointers: every query of the run and every query head of one KV head go
-  // through the kernels together, so each stored value is converted once for all of them.
+  // through the kernels together, so each stored row is loaded once for all of them.
   thread_local std::vector<const float*> weights;
   thread_local std::vector<float*> scores, outputs, block_scores;
   thread_local std::vector<float> block_scales;

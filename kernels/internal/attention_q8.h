@@ -40,4 +40,16 @@ inline float ValueLevels(const float* p, const float* scales, int n, uint8_t* le
   return max_weight / 255.0f;
 }
 
+// The end of key_scores_q8 for one pass of n_q queries over a 16-key block, shared so every ISA
+// rounds alike: scores[i][j] = dots[i][j] * ((factor * q_scales[i]) * scales[j]), j < n.
+inline void ScaleScores(const int32_t (*dots)[16], int n_q, int n, const float* scales,
+                        const float* q_scales, float factor, float* const* scores) {
+  for (int i = 0; i < n_q; ++i) {
+    const float query_factor = factor * q_scales[i];
+    for (int j = 0; j < n; ++j) {
+      scores[i][j] = static_cast<float>(dots[i][j]) * (query_factor * scales[j]);
+    }
+  }
+}
+
 }  // namespace ts::kernels

@@ -189,12 +189,7 @@ void KeyScoresQ8(const int8_t* codes, int ld, const float* scales, int n, int di
       q16[i] = widened[i];
     }
     WithQueries(n_q, [&](auto queries) { KeyBlockQ8<queries()>(codes, dim, q16, dots); });
-    for (int i = 0; i < n_q; ++i) {
-      const float query_factor = factor * q_scales[i0 + i];
-      for (int j = 0; j < n; ++j) {
-        scores[i0 + i][j] = static_cast<float>(dots[i][j]) * (query_factor * scales[j]);
-      }
-    }
+    ScaleScores(dots, n_q, n, scales, q_scales + i0, factor, scores + i0);
   }
 }
 

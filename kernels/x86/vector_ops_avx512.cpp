@@ -154,12 +154,7 @@ void KeyScoresQ8(const int8_t* codes, int ld, const float* scales, int n, int di
       for (int d = 0; d < dim; ++d) q_flipped[i][d] = static_cast<uint8_t>(q[i0 + i][d] ^ 0x80);
     }
     WithQueryCount(n_q, [&](auto queries) { KeyBlock<queries()>(codes, dim, q_flipped, dots); });
-    for (int i = 0; i < n_q; ++i) {
-      const float query_factor = factor * q_scales[i0 + i];
-      for (int j = 0; j < n; ++j) {
-        scores[i0 + i][j] = static_cast<float>(dots[i][j]) * (query_factor * scales[j]);
-      }
-    }
+    ScaleScores(dots, n_q, n, scales, q_scales + i0, factor, scores + i0);
   }
 }
 
