@@ -14,7 +14,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
+
+#include "kernels/internal/with_count.h"
 
 namespace ts::kernels::internal {
 
@@ -27,26 +28,7 @@ inline constexpr int kMaxTokenTile = 8;   // most tokens one TernaryDots call ha
 // otherwise), so an ISA's GEMM kernel is compiled once per tile width with unrolled token loops.
 template <class Fn>
 void WithTileWidth(int n_tok, Fn&& fn) {
-  static_assert(kMaxTokenTile == 8, "one case per tile width");
-  using std::integral_constant;
-  switch (n_tok) {
-    case 2:
-      return fn(integral_constant<int, 2>{});
-    case 3:
-      return fn(integral_constant<int, 3>{});
-    case 4:
-      return fn(integral_constant<int, 4>{});
-    case 5:
-      return fn(integral_constant<int, 5>{});
-    case 6:
-      return fn(integral_constant<int, 6>{});
-    case 7:
-      return fn(integral_constant<int, 7>{});
-    case 8:
-      return fn(integral_constant<int, 8>{});
-    default:
-      return;
-  }
+  WithCount<2, kMaxTokenTile>(n_tok, fn);
 }
 
 // Bytes of one row block: n_chunks words for each of its kRowBlock rows.

@@ -6,10 +6,10 @@
 #include <cmath>
 #include <cstddef>
 #include <cstring>
-#include <type_traits>
 
 #include "kernels/f16.h"
 #include "kernels/internal/attention_q8.h"
+#include "kernels/internal/with_count.h"
 
 namespace ts::kernels::avx2_ops {
 namespace {
@@ -28,26 +28,6 @@ __m256 LoadI8(const int8_t* p) {
 }
 
 __m256 LoadF16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
-
-// Calls fn(std::integral_constant<int, Q>) for Q = m (1..4), so the kernels below unroll over
-// their queries.
-template <class Fn>
-void WithQueries(int m, Fn&& fn) {
-  switch (m) {
-    case 1:
-      fn(std::integral_constant<int, 1>{});
-      break;
-    case 2:
-      fn(std::integral_constant<int, 2>{});
-      break;
-    case 3:
-      fn(std::integral_constant<int, 3>{});
-      break;
-    default:
-      fn(std::integral_constant<int, 4>{});
-      break;
-  }
-}
 
 // exp(x) for x <= 88 (larger x is clamped): x = k ln2 + r with |r| <= ln2 / 2, then a degree-6
 // polynomial for exp(r) (Cephes' expf coefficients) scaled by 2^k through the exponent bits.
@@ -188,7 +168,8 @@ void KeyScoresQ8(const int8_t* codes, int ld, const float* scales, int n, int di
       for (int d = 0; d < dim; ++d) widened[i][d] = q[i0 + i][d];
       q16[i] = widened[i];
     }
-    WithQueries(n_q, [&](auto queries) { KeyBlockQ8<queries()>(codes, dim, q16, dots); });
+    internal::WithCount<1, kMaxQueries>(
+        n_q, [&](auto queries) { KeyBlockQ8<queries()>(codes, dim, q16, dots); });
     ScaleScores(dots, n_q, n, scales, q_scales + i0, factor, scores + i0);
   }
 }
@@ -204,7 +185,7 @@ void ValueSumQ8(const int8_t* codes, const float* scales, int n, int dim, const 
   for (int i0 = 0; i0 < m; i0 += kMaxQueries) {
     const int n_q = std::min(kMaxQueries, m - i0);
     for (int i = 0; i < n_q; ++i) steps[i] = ValueLevelPairs(p[i0 + i], scales, n, pairs[i]);
-    WithQueries(n_q, [&](auto queries) {
+    internal::WithCount<1, kMaxQueries>(n_q, [&](auto queries) {
       for (int d0 = 0; d0 < dim; d0 += 16)
         ValueTileQ8<queries()>(codes, n, dim, d0, pairs, steps, out + i0);
     });

@@ -15,9 +15,9 @@
 // query multiplies them by the query's 4 u8 weight levels (unsigned: no correction).
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 
 #include "kernels/internal/attention_q8.h"
+#include "kernels/internal/with_count.h"
 #include "kernels/x86/avx512_intrinsics.h"
 
 namespace ts::kernels::avx512_ops {
@@ -26,32 +26,6 @@ namespace {
 constexpr int kKeys = 16;     // keys per block (the cache's block size)
 constexpr int kMaxQ = 8;      // queries per pass: Q accumulators + the key sums in registers
 constexpr int kMaxDim = 512;  // kv::kMaxHeadDim
-
-// Calls fn(std::integral_constant<int, Q>) for Q = n_q (1..kMaxQ), so the blocks unroll over
-// their queries.
-template <class Fn>
-void WithQueryCount(int n_q, Fn&& fn) {
-  static_assert(kMaxQ == 8, "one case per query count");
-  using std::integral_constant;
-  switch (n_q) {
-    case 1:
-      return fn(integral_constant<int, 1>{});
-    case 2:
-      return fn(integral_constant<int, 2>{});
-    case 3:
-      return fn(integral_constant<int, 3>{});
-    case 4:
-      return fn(integral_constant<int, 4>{});
-    case 5:
-      return fn(integral_constant<int, 5>{});
-    case 6:
-      return fn(integral_constant<int, 6>{});
-    case 7:
-      return fn(integral_constant<int, 7>{});
-    default:
-      return fn(integral_constant<int, 8>{});
-  }
-}
 
 // The vpermb index that turns 4 rows of 16 bytes into 16 lanes of 4 bytes: output byte 4 * a + b
 // <- input byte 16 * b + a.
@@ -153,7 +127,8 @@ void KeyScoresQ8(const int8_t* codes, int ld, const float* scales, int n, int di
     for (int i = 0; i < n_q; ++i) {
       for (int d = 0; d < dim; ++d) q_flipped[i][d] = static_cast<uint8_t>(q[i0 + i][d] ^ 0x80);
     }
-    WithQueryCount(n_q, [&](auto queries) { KeyBlock<queries()>(codes, dim, q_flipped, dots); });
+    internal::WithCount<1, kMaxQ>(
+        n_q, [&](auto queries) { KeyBlock<queries()>(codes, dim, q_flipped, dots); });
     ScaleScores(dots, n_q, n, scales, q_scales + i0, factor, scores + i0);
   }
 }
@@ -173,7 +148,7 @@ void ValueSumQ8(const int8_t* codes, const float* scales, int n, int dim, const 
       steps[i] = ValueLevels16(p[i0 + i], scales, n, levels);
       std::memcpy(levels4[i], levels, sizeof(levels));
     }
-    WithQueryCount(
+    internal::WithCount<1, kMaxQ>(
         n_q, [&](auto queries) { ValueBlock<queries()>(codes, n, dim, levels4, steps, out + i0); });
   }
 }
