@@ -19,7 +19,6 @@ constexpr int kStripRows = 32;
 static_assert(kStripRows % kHeadRowGroup == 0, "strips hold whole Q8/Q4 row groups");
 // Rows per piece a thread takes at a time (8 strips: 640 KB of a 2560-wide Q8 head).
 constexpr int kPieceRows = 8 * kStripRows;
-constexpr int kTokenTile = 4;  // tokens per kernel call: 4 accumulator pairs fit the registers
 
 // Returns the bytes of one row of `stride` elements.
 size_t RowBytes(HeadType type, int stride) {
@@ -190,7 +189,7 @@ internal::HeadActivations QuantizeActivations(const float* x_padded, int n_token
   return {q.data(), scales.data(), sums.data()};
 }
 
-// Rows [r0, r1) of a Q8/Q4 head (r0 a multiple of kHeadRowGroup) for n_tok <= kTokenTile
+// Rows [r0, r1) of a Q8/Q4 head (r0 a multiple of kHeadRowGroup) for n_tok <= kHeadTokenTile
 // tokens: `kernel` a row group at a time, padding rows not written.
 void QuantRows(internal::HeadQuantGroupFn kernel, const HeadMatrix& w, int r0, int r1,
                const internal::HeadActivations& x, int n_tok, float* logits, int ld_logits) {
@@ -199,7 +198,7 @@ void QuantRows(internal::HeadQuantGroupFn kernel, const HeadMatrix& w, int r0, i
   const size_t group_scales = static_cast<size_t>(stride / kHeadQ8Block) * kHeadRowGroup;
   for (int g0 = r0; g0 < r1; g0 += kHeadRowGroup) {
     const auto g = static_cast<size_t>(g0 / kHeadRowGroup);
-    alignas(64) float out[kTokenTile][kHeadRowGroup];
+    alignas(64) float out[internal::kHeadTokenTile][kHeadRowGroup];
     kernel(w.data.data() + g * group_bytes, w.scales.data() + g * group_scales, stride, x, n_tok,
            out);
     const int n_valid = std::min(kHeadRowGroup, r1 - g0);
@@ -211,7 +210,7 @@ void QuantRows(internal::HeadQuantGroupFn kernel, const HeadMatrix& w, int r0, i
 }
 
 // Runs `table`'s kernel for w's type over all rows, split over pool (may be null) in strips of
-// kStripRows rows x kTokenTile tokens.
+// kStripRows rows x internal::kHeadTokenTile tokens (the kernels read a strip once per tile).
 void Run(const internal::KernelTable& table, const HeadMatrix& w, const float* x, int n_tokens,
          int ld_x, float* logits, int ld_logits, ThreadPool* pool) {
   const int stride = w.stride();
@@ -226,8 +225,8 @@ void Run(const internal::KernelTable& table, const HeadMatrix& w, const float* x
   auto rows = [&](int row_begin, int row_end) {
     for (int r0 = row_begin; r0 < row_end; r0 += kStripRows) {
       const int r1 = std::min(row_end, r0 + kStripRows);
-      for (int t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
-        const int n_tok = std::min(kTokenTile, n_tokens - t0);
+      for (int t0 = 0; t0 < n_tokens; t0 += internal::kHeadTokenTile) {
+        const int n_tok = std::min(internal::kHeadTokenTile, n_tokens - t0);
         float* out = logits + static_cast<size_t>(t0) * ld_logits;
         if (quantized) {
           const size_t block0 = static_cast<size_t>(t0) * n_blocks;

@@ -38,7 +38,8 @@ struct HeadActivations {
 
 // Q8/Q4 head GEMM of one row group (kHeadRowGroup rows in head.h's layout) with int8
 // activations: out[t][i] = sum_b scale[b][i] * x.scales[t, b] * dot(Wq[i, b], x.q[t, b]) over
-// blocks b of kHeadQ8Block columns (integer dots), for t < n_tok (1..4).
+// blocks b of kHeadQ8Block columns (integer dots), for t < n_tok (1..kHeadTokenTile).
+inline constexpr int kHeadTokenTile = 8;
 using HeadQuantGroupFn = void (*)(const uint8_t* group, const float* group_scales, int stride,
                                   const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]);
 
