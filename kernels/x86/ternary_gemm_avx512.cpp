@@ -18,32 +18,41 @@ namespace {
 
 inline __m512i Load(const void* p) { return _mm512_loadu_si512(p); }
 
-void BlockGemv(const uint8_t* block, int n_chunks, const int8_t* q, int32_t* dots) {
-  __m512i masks[4];
-  for (int k = 0; k < 4; ++k) masks[k] = _mm512_set1_epi8(static_cast<char>(3 << (2 * k)));
-  __m512i acc[kRowBlock][4];
-  for (int i = 0; i < kRowBlock; ++i) {
-    for (int k = 0; k < 4; ++k) acc[i][k] = _mm512_setzero_si512();
+// One row's four GEMV accumulators: field k's sum times 4^k (see above). Named members, not an
+// array, so GCC keeps all 16 of a block in registers.
+struct FieldSums {
+  __m512i k0 = _mm512_setzero_si512(), k1 = _mm512_setzero_si512();
+  __m512i k2 = _mm512_setzero_si512(), k3 = _mm512_setzero_si512();
+
+  void Add(__m512i w, __m512i a0, __m512i a1, __m512i a2, __m512i a3) {
+    DotAccumulate(k0, _mm512_and_si512(w, _mm512_set1_epi8(0x03)), a0);
+    DotAccumulate(k1, _mm512_and_si512(w, _mm512_set1_epi8(0x0C)), a1);
+    DotAccumulate(k2, _mm512_and_si512(w, _mm512_set1_epi8(0x30)), a2);
+    DotAccumulate(k3, _mm512_and_si512(w, _mm512_set1_epi8(static_cast<char>(0xC0))), a3);
   }
+  int32_t Total() const {
+    const __m512i total = _mm512_add_epi32(_mm512_add_epi32(k0, _mm512_srai_epi32(k1, 2)),
+                                           _mm512_add_epi32(_mm512_srai_epi32(k2, 4), _mm512_srai_epi32(k3, 6)));
+    return _mm512_reduce_add_epi32(total);
+  }
+};
+
+void BlockGemv(const uint8_t* block, int n_chunks, const int8_t* q, int32_t* dots) {
+  static_assert(kRowBlock == 4, "one FieldSums per row of a block");
+  FieldSums r0, r1, r2, r3;
   for (int c = 0; c < n_chunks; ++c) {
     const uint8_t* words = block + static_cast<size_t>(c) * kRowBlock * kChunkBytes;
     const int8_t* qc = q + c * kChunkCols;
-    __m512i a[4];
-    for (int k = 0; k < 4; ++k) a[k] = Load(qc + 64 * k);
-#pragma GCC unroll 4
-    for (int i = 0; i < kRowBlock; ++i) {
-      const __m512i w = Load(words + i * kChunkBytes);
-#pragma GCC unroll 4
-      for (int k = 0; k < 4; ++k) {
-        acc[i][k] = _mm512_dpbusd_epi32(acc[i][k], _mm512_and_si512(w, masks[k]), a[k]);
-      }
-    }
+    const __m512i a0 = Load(qc), a1 = Load(qc + 64), a2 = Load(qc + 128), a3 = Load(qc + 192);
+    r0.Add(Load(words), a0, a1, a2, a3);
+    r1.Add(Load(words + kChunkBytes), a0, a1, a2, a3);
+    r2.Add(Load(words + 2 * kChunkBytes), a0, a1, a2, a3);
+    r3.Add(Load(words + 3 * kChunkBytes), a0, a1, a2, a3);
   }
-  for (int i = 0; i < kRowBlock; ++i) {
-    __m512i total = acc[i][0];
-    for (int k = 1; k < 4; ++k) total = _mm512_add_epi32(total, _mm512_srai_epi32(acc[i][k], 2 * k));
-    dots[i] += _mm512_reduce_add_epi32(total);
-  }
+  dots[0] += r0.Total();
+  dots[1] += r1.Total();
+  dots[2] += r2.Total();
+  dots[3] += r3.Total();
 }
 
 // Returns the 16 horizontal sums of v[0..15] as one vector (lane k = sum of v[k]'s lanes) in
