@@ -2,6 +2,7 @@
 // 2 tokens for several. Q8/Q4: int8 activations, vpdpbusd over row groups of 16
 // rows. Rows are a multiple of 64 columns and x is zero padded.
 #include <cstring>
+#include <utility>
 
 #include "kernels/head.h"
 #include "kernels/internal/dispatch.h"
@@ -124,55 +125,51 @@ struct Q4Steps {
 // the hardware's pace: a software prefetch slowed it from 27 to 23 GB/s.
 constexpr int kPrefetchBytes = 1024;
 
-template <class Steps, int T>
+//
+// The per-token arrays are indexed only in pack expansions over t (compile-time indices): with
+// "#pragma GCC unroll" loops GCC 12 copied the accumulators between registers at every step.
+template <class Steps, int T, int... t>
 void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
-                const HeadActivations& x, int stride, float (*out)[kHeadRowGroup]) {
+                const HeadActivations& x, int stride, float (*out)[kHeadRowGroup],
+                std::integer_sequence<int, t...>) {
   // Up to 4 tokens, two chains per token (even and odd steps): vpdpbusd's latency is several
   // cycles, so one chain per token would leave the multiplier idle. 5 to 8 tokens are enough
   // chains on their own, and two each would not fit the 32 registers.
-  constexpr int kChains = T <= 4 ? 2 : 1;
+  constexpr bool kTwoChains = T <= 4;
+  const int8_t* xq[T] = {(x.q + static_cast<size_t>(t) * stride)...};
   __m512 acc[T];
-#pragma GCC unroll 8
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  ((acc[t] = _mm512_setzero_ps()), ...);
+  // chain += w x (token's 4 activation bytes at p, broadcast to all lanes)
+  auto step = [](__m512i& chain, __m512i w, const int8_t* p) {
+    int32_t x4;
+    std::memcpy(&x4, p, sizeof(x4));
+    chain = _mm512_dpbusd_epi32(chain, w, _mm512_set1_epi32(x4));
+  };
   for (int b = 0; b < n_blocks; ++b) {
-    __m512i dots[T][kChains];
-#pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) {
-      dots[t][0] = _mm512_set1_epi32(-Steps::kOffset * x.sums[t * n_blocks + b]);
-      if constexpr (kChains == 2) dots[t][1] = _mm512_setzero_si512();
-    }
+    __m512i even[T], odd[T];
+    ((even[t] = _mm512_set1_epi32(-Steps::kOffset * x.sums[t * n_blocks + b])), ...);
+    if constexpr (kTwoChains) ((odd[t] = _mm512_setzero_si512()), ...);
 #pragma GCC unroll 4
     for (int pair = 4 * b; pair < 4 * b + 4; ++pair) {
-      __m512i w[2];
-      Steps::Load(group, pair, &w[0], &w[1]);
+      __m512i w0, w1;
+      Steps::Load(group, pair, &w0, &w1);
       if constexpr (T >= 2) {
         const uint8_t* ahead = group + static_cast<size_t>(pair) * Steps::kPairBytes + kPrefetchBytes;
         for (int line = 0; line < Steps::kPairBytes; line += 64) {
           _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T0);
         }
       }
-#pragma GCC unroll 2
-      for (int k = 0; k < 2; ++k) {
-#pragma GCC unroll 8
-        for (int t = 0; t < T; ++t) {
-          int32_t x4;
-          std::memcpy(&x4, x.q + static_cast<size_t>(t) * stride + pair * 8 + k * 4, sizeof(x4));
-          __m512i& chain = dots[t][k % kChains];
-          chain = _mm512_dpbusd_epi32(chain, w[k], _mm512_set1_epi32(x4));
-        }
-      }
+      (step(even[t], w0, xq[t] + pair * 8), ...);
+      (step(kTwoChains ? odd[t] : even[t], w1, xq[t] + pair * 8 + 4), ...);
     }
     const __m512 w_scale = _mm512_loadu_ps(group_scales + b * kHeadRowGroup);
-#pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) {
-      const __m512 scale = _mm512_mul_ps(w_scale, _mm512_set1_ps(x.scales[t * n_blocks + b]));
-      __m512i dot = dots[t][0];
-      if constexpr (kChains == 2) dot = _mm512_add_epi32(dot, dots[t][1]);
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[t]);
-    }
+    auto finish = [&](__m512& sum, __m512i dot0, __m512i dot1, float x_scale) {
+      const __m512i dot = kTwoChains ? _mm512_add_epi32(dot0, dot1) : dot0;
+      sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(w_scale, _mm512_set1_ps(x_scale)), sum);
+    };
+    (finish(acc[t], even[t], odd[t], x.scales[t * n_blocks + b]), ...);
   }
-#pragma GCC unroll 8
-  for (int t = 0; t < T; ++t) _mm512_storeu_ps(out[t], acc[t]);
+  (_mm512_storeu_ps(out[t], acc[t]), ...);
 }
 
 // One row group of a Q8 / Q4 head for n_tok (1..kHeadTokenTile) tokens.
@@ -181,7 +178,8 @@ void QuantGroupTokens(const uint8_t* group, const float* group_scales, int strid
                       const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
   const int n_blocks = stride / kHeadQ8Block;
   WithCount<1, kHeadTokenTile>(n_tok, [&](auto tokens) {
-    QuantGroup<Steps, tokens()>(group, group_scales, n_blocks, x, stride, out);
+    QuantGroup<Steps, tokens()>(group, group_scales, n_blocks, x, stride, out,
+                                std::make_integer_sequence<int, tokens()>{});
   });
 }
 
