@@ -206,13 +206,21 @@ void PagedKvCache::AttendRunI8(int layer, int slot, int first_pos, int n_queries
     }
     // Calls fn(p0, n, codes) for each block's K (kv 0) or V (kv 1) run of this head with the
     // run's n scales copied to block_scales (a run need not be 4-byte aligned), prefetching the
-    // next block's run (blocks are scattered where the hardware prefetcher cannot follow).
+    // next block's run (blocks are scattered where the hardware prefetcher cannot follow). The
+    // key pass also prefetches the next V run, which sits right after the K run, into L2 (a
+    // head's V runs at depth 4096 are 0.5 MB): the value pass then finds them there instead of
+    // making a second scattered walk through DRAM (ts_kv_bench depth 4096: 21.2-22.9 -> 19.1-20.7 ms).
     auto for_each_block = [&](int kv, auto&& fn) {
       for (int b = 0; b < n_blocks; ++b) {
         const uint8_t* run = Row(table[static_cast<size_t>(b)], layer, kv, 0, kvh);
         if (b + 1 < n_blocks) {
-          const uint8_t* next = Row(table[static_cast<size_t>(b) + 1], layer, kv, 0, kvh);
+          const int next_block = table[static_cast<size_t>(b) + 1];
+          const uint8_t* next = Row(next_block, layer, kv, 0, kvh);
           for (size_t at = 0; at < run_bytes; at += 64) __builtin_prefetch(next + at);
+          if (kv == 0) {
+            const uint8_t* next_values = Row(next_block, layer, 1, 0, kvh);
+            for (size_t at = 0; at < run_bytes; at += 64) __builtin_prefetch(next_values + at, 0, 2);
+          }
         }
         const int p0 = b * block_size_, n = std::min(block_size_, n_pos - p0);
         std::memcpy(block_scales.data(), run, static_cast<size_t>(n) * 4);
