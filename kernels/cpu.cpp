@@ -25,6 +25,7 @@ constexpr KernelTable kScalarTable = {
     internal::scalar::HeadGemmF16,
     internal::scalar::HeadGroupQ8,
     internal::scalar::HeadGroupQ4,
+    internal::kHeadTokenTile,
     internal::scalar::AbsMax,
     internal::scalar::QuantizeRow,
 };
@@ -37,6 +38,7 @@ constexpr KernelTable kAvx2Table = {
     internal::avx2::HeadGemmF16,
     internal::avx2::HeadGroupQ8,
     internal::avx2::HeadGroupQ4,
+    4,
     internal::avx2::AbsMax,
     internal::avx2::QuantizeRow,
 };
@@ -47,6 +49,7 @@ constexpr KernelTable kAvx512Table = {
     internal::avx512::HeadGemmF16,
     internal::avx512::HeadGroupQ8,
     internal::avx512::HeadGroupQ4,
+    internal::kHeadTokenTile,
     internal::avx512::AbsMax,
     internal::avx512::QuantizeRow,
 };

@@ -189,7 +189,7 @@ internal::HeadActivations QuantizeActivations(const float* x_padded, int n_token
   return {q.data(), scales.data(), sums.data()};
 }
 
-// Rows [r0, r1) of a Q8/Q4 head (r0 a multiple of kHeadRowGroup) for n_tok <= kHeadTokenTile
+// Rows [r0, r1) of a Q8/Q4 head (r0 a multiple of kHeadRowGroup) for n_tok <= head_token_tile
 // tokens: `kernel` a row group at a time, padding rows not written.
 void QuantRows(internal::HeadQuantGroupFn kernel, const HeadMatrix& w, int r0, int r1,
                const internal::HeadActivations& x, int n_tok, float* logits, int ld_logits) {
@@ -210,7 +210,7 @@ void QuantRows(internal::HeadQuantGroupFn kernel, const HeadMatrix& w, int r0, i
 }
 
 // Runs `table`'s kernel for w's type over all rows, split over pool (may be null) in strips of
-// kStripRows rows x internal::kHeadTokenTile tokens (the kernels read a strip once per tile).
+// kStripRows rows x the table's head_token_tile tokens (a strip is read once per tile).
 void Run(const internal::KernelTable& table, const HeadMatrix& w, const float* x, int n_tokens,
          int ld_x, float* logits, int ld_logits, ThreadPool* pool) {
   const int stride = w.stride();
@@ -222,11 +222,12 @@ void Run(const internal::KernelTable& table, const HeadMatrix& w, const float* x
                 : internal::HeadActivations{};
   const internal::HeadGemmFn float_kernel = FloatKernelFor(table, w.type);
   const internal::HeadQuantGroupFn quant_kernel = QuantKernelFor(table, w.type);
+  const int token_tile = table.head_token_tile;
   auto rows = [&](int row_begin, int row_end) {
     for (int r0 = row_begin; r0 < row_end; r0 += kStripRows) {
       const int r1 = std::min(row_end, r0 + kStripRows);
-      for (int t0 = 0; t0 < n_tokens; t0 += internal::kHeadTokenTile) {
-        const int n_tok = std::min(internal::kHeadTokenTile, n_tokens - t0);
+      for (int t0 = 0; t0 < n_tokens; t0 += token_tile) {
+        const int n_tok = std::min(token_tile, n_tokens - t0);
         float* out = logits + static_cast<size_t>(t0) * ld_logits;
         if (quantized) {
           const size_t block0 = static_cast<size_t>(t0) * n_blocks;
@@ -329,6 +330,7 @@ void HeadGemmReference(const HeadMatrix& w, const float* x, int n_tokens, int ld
   scalar_table.head_f16 = internal::scalar::HeadGemmF16;
   scalar_table.head_q8 = internal::scalar::HeadGroupQ8;
   scalar_table.head_q4 = internal::scalar::HeadGroupQ4;
+  scalar_table.head_token_tile = internal::kHeadTokenTile;
   Run(scalar_table, w, x, n_tokens, ld_x, logits, ld_logits, nullptr);
 }
 

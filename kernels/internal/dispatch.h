@@ -38,7 +38,8 @@ struct HeadActivations {
 
 // Q8/Q4 head GEMM of one row group (kHeadRowGroup rows in head.h's layout) with int8
 // activations: out[t][i] = sum_b scale[b][i] * x.scales[t, b] * dot(Wq[i, b], x.q[t, b]) over
-// blocks b of kHeadQ8Block columns (integer dots), for t < n_tok (1..kHeadTokenTile).
+// blocks b of kHeadQ8Block columns (integer dots), for t < n_tok (1..the table's
+// head_token_tile, at most kHeadTokenTile).
 inline constexpr int kHeadTokenTile = 8;
 using HeadQuantGroupFn = void (*)(const uint8_t* group, const float* group_scales, int stride,
                                   const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]);
@@ -55,6 +56,9 @@ struct KernelTable {
   HeadGemmFn head_f16;
   HeadQuantGroupFn head_q8;
   HeadQuantGroupFn head_q4;
+  // Most tokens one head kernel call takes (<= kHeadTokenTile): a Q8/Q4 call reads its row
+  // group once for all of them, so as many as the registers hold (AVX-512: 8, AVX2: 4).
+  int head_token_tile;
   AbsMaxFn abs_max;
   QuantizeRowFn quantize_row;
 };

@@ -3,13 +3,11 @@
 // 64 columns and x is zero padded, so there are no tails; Q8/Q4 rows come in groups of 16.
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstring>
 
 #include "kernels/head.h"
 #include "kernels/internal/dispatch.h"
 #include "kernels/internal/head_blocks.h"
-#include "kernels/internal/with_count.h"
 
 namespace ts::kernels::internal::avx2 {
 namespace {
@@ -171,19 +169,24 @@ void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
   }
 }
 
-// One row group of a Q8 / Q4 head for n_tok (1..kHeadTokenTile) tokens, 4 at a time: the 16
-// registers hold no more accumulators.
+// One row group of a Q8 / Q4 head for n_tok (1..4) tokens (the table's head_token_tile).
 template <class Steps>
 void QuantGroupTokens(const uint8_t* group, const float* group_scales, int stride,
                       const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
   const int n_blocks = stride / kHeadQ8Block;
-  for (int t0 = 0; t0 < n_tok; t0 += 4) {
-    const size_t block0 = static_cast<size_t>(t0) * n_blocks;
-    const HeadActivations tile = {x.q + static_cast<size_t>(t0) * stride, x.scales + block0,
-                                  x.sums + block0};
-    WithCount<1, 4>(std::min(4, n_tok - t0), [&](auto tokens) {
-      QuantGroup<Steps, tokens()>(group, group_scales, n_blocks, tile, stride, out + t0);
-    });
+  switch (n_tok) {
+    case 1:
+      QuantGroup<Steps, 1>(group, group_scales, n_blocks, x, stride, out);
+      break;
+    case 2:
+      QuantGroup<Steps, 2>(group, group_scales, n_blocks, x, stride, out);
+      break;
+    case 3:
+      QuantGroup<Steps, 3>(group, group_scales, n_blocks, x, stride, out);
+      break;
+    default:
+      QuantGroup<Steps, 4>(group, group_scales, n_blocks, x, stride, out);
+      break;
   }
 }
 
