@@ -38,7 +38,7 @@ constexpr KernelTable kAvx2Table = {
     internal::avx2::HeadGemmF16,
     internal::avx2::HeadGroupQ8,
     internal::avx2::HeadGroupQ4,
-    4,
+    4,  // head_token_tile: 16 registers hold the sums of 4 tokens
     internal::avx2::AbsMax,
     internal::avx2::QuantizeRow,
 };

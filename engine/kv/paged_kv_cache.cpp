@@ -209,7 +209,8 @@ void PagedKvCache::AttendRunI8(int layer, int slot, int first_pos, int n_queries
     // next block's run (blocks are scattered where the hardware prefetcher cannot follow). The
     // key pass also prefetches the next V run, which sits right after the K run, into L2 (a
     // head's V runs at depth 4096 are 0.5 MB): the value pass then finds them there instead of
-    // making a second scattered walk through DRAM (ts_kv_bench depth 4096: 21.2-22.9 -> 19.1-20.7 ms).
+    // making a second scattered walk through DRAM (ts_kv_bench depth 4096: 21.2-22.9 -> 19.1-20.7
+    // ms).
     auto for_each_block = [&](int kv, auto&& fn) {
       for (int b = 0; b < n_blocks; ++b) {
         const uint8_t* run = Row(table[static_cast<size_t>(b)], layer, kv, 0, kvh);
@@ -219,7 +220,9 @@ void PagedKvCache::AttendRunI8(int layer, int slot, int first_pos, int n_queries
           for (size_t at = 0; at < run_bytes; at += 64) __builtin_prefetch(next + at);
           if (kv == 0) {
             const uint8_t* next_values = Row(next_block, layer, 1, 0, kvh);
-            for (size_t at = 0; at < run_bytes; at += 64) __builtin_prefetch(next_values + at, 0, 2);
+            for (size_t at = 0; at < run_bytes; at += 64) {
+              __builtin_prefetch(next_values + at, /*rw=*/0, /*locality=*/2);  // L2
+            }
           }
         }
         const int p0 = b * block_size_, n = std::min(block_size_, n_pos - p0);

@@ -154,7 +154,8 @@ void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
       __m512i w0, w1;
       Steps::Load(group, pair, &w0, &w1);
       if constexpr (T >= 2) {
-        const uint8_t* ahead = group + static_cast<size_t>(pair) * Steps::kPairBytes + kPrefetchBytes;
+        const uint8_t* ahead =
+            group + static_cast<size_t>(pair) * Steps::kPairBytes + kPrefetchBytes;
         for (int line = 0; line < Steps::kPairBytes; line += 64) {
           _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T0);
         }
@@ -165,7 +166,8 @@ void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
     const __m512 w_scale = _mm512_loadu_ps(group_scales + b * kHeadRowGroup);
     auto finish = [&](__m512& sum, __m512i dot0, __m512i dot1, float x_scale) {
       const __m512i dot = kTwoChains ? _mm512_add_epi32(dot0, dot1) : dot0;
-      sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(w_scale, _mm512_set1_ps(x_scale)), sum);
+      const __m512 scale = _mm512_mul_ps(w_scale, _mm512_set1_ps(x_scale));
+      sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, sum);
     };
     (finish(acc[t], even[t], odd[t], x.scales[t * n_blocks + b]), ...);
   }

@@ -31,9 +31,9 @@ struct FieldSums {
     DotAccumulate(k3, _mm512_and_si512(w, _mm512_set1_epi8(static_cast<char>(0xC0))), a3);
   }
   int32_t Total() const {
-    const __m512i total = _mm512_add_epi32(_mm512_add_epi32(k0, _mm512_srai_epi32(k1, 2)),
-                                           _mm512_add_epi32(_mm512_srai_epi32(k2, 4), _mm512_srai_epi32(k3, 6)));
-    return _mm512_reduce_add_epi32(total);
+    const __m512i low = _mm512_add_epi32(k0, _mm512_srai_epi32(k1, 2));
+    const __m512i high = _mm512_add_epi32(_mm512_srai_epi32(k2, 4), _mm512_srai_epi32(k3, 6));
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(low, high));
   }
 };
 
