@@ -14,8 +14,7 @@ BlockPool::BlockPool(int n_blocks, int block_size)
       tokens_(static_cast<size_t>(n_blocks)),
       lru_pos_(static_cast<size_t>(n_blocks)) {
   if (n_blocks <= 0 || block_size <= 0) throw std::invalid_argument("BlockPool needs blocks");
-  free_.reserve(static_cast<size_t>(n_blocks));
-  for (int b = n_blocks - 1; b >= 0; --b) free_.push_back(b);  // hand out low ids first
+  for (int b = 0; b < n_blocks; ++b) free_.insert(free_.end(), b);
 }
 
 uint64_t BlockPool::ChainHash(uint64_t parent_hash, std::span<const int32_t> tokens) {
@@ -32,21 +31,49 @@ uint64_t BlockPool::ChainHash(uint64_t parent_hash, std::span<const int32_t> tok
   return h ^ (h >> 31);
 }
 
-std::optional<int> BlockPool::Allocate() {
-  int block;
-  if (!free_.empty()) {
-    block = free_.back();
-    free_.pop_back();
-  } else if (!lru_.empty()) {
+std::optional<int> BlockPool::Allocate(int after) {
+  const int next = after + 1;
+  int block = -1;
+  if (after >= 0 && next < n_blocks()) {
+    if (free_.erase(next) == 1) {
+      block = next;
+    } else if (free_.empty() && ref_[static_cast<size_t>(next)] == 0) {
+      // A block is evicted anyway: this cached one instead of the least recent keeps the run.
+      lru_.erase(lru_pos_[static_cast<size_t>(next)]);
+      Unhash(next);
+      block = next;
+    }
+  }
+  if (block < 0 && !free_.empty()) {
+    block = RoomiestFree();
+    free_.erase(block);
+  } else if (block < 0 && !lru_.empty()) {
     block = lru_.front();  // evict the least recently cached prefix
     lru_.pop_front();
     Unhash(block);
-  } else {
+  } else if (block < 0) {
     return std::nullopt;
   }
   ref_[static_cast<size_t>(block)] = 1;
   ++n_used_;
   return block;
+}
+
+int BlockPool::RoomiestFree() const {
+  // The longest run of consecutive free ids; when a block in use ends right before it, start
+  // halfway in, leaving that block's sequence room to grow too.
+  int best_begin = *free_.begin(), best_length = 0;
+  for (auto it = free_.begin(); it != free_.end();) {
+    const int begin = *it;
+    int length = 0;
+    while (it != free_.end() && *it == begin + length) {
+      ++it;
+      ++length;
+    }
+    if (length > best_length) best_begin = begin, best_length = length;
+  }
+  const bool grows_into = best_begin > 0 && ref_[static_cast<size_t>(best_begin) - 1] > 0;
+  return grows_into ? best_begin + best_length / 2 : best_begin;
 }
 
 void BlockPool::Ref(int block) {
@@ -67,7 +94,7 @@ void BlockPool::Release(int block) {
   if (hashed_[static_cast<size_t>(block)]) {
     lru_pos_[static_cast<size_t>(block)] = lru_.insert(lru_.end(), block);
   } else {
-    free_.push_back(block);
+    free_.insert(block);
   }
 }
 

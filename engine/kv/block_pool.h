@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <list>
 #include <optional>
+#include <set>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -27,8 +28,11 @@ class BlockPool {
   BlockPool(int n_blocks, int block_size);
 
   // Returns a block with ref count 1, evicting the least recently cached block if
-  // the free list is empty; nullopt when every block is in use.
-  std::optional<int> Allocate();
+  // the free list is empty; nullopt when every block is in use. A sequence passes its last
+  // block as `after` and gets the next id when that one can be had: attention reads a
+  // sequence's blocks in order, and adjacent ones stream from memory ~3x faster than
+  // scattered ones. Otherwise the block opens the longest run of free ids.
+  std::optional<int> Allocate(int after = -1);
   void Ref(int block);
   // Drops a reference; at zero the block becomes cached (if hashed) or free.
   void Release(int block);
@@ -50,6 +54,7 @@ class BlockPool {
 
  private:
   void Unhash(int block);
+  int RoomiestFree() const;
 
   int block_size_;
   int n_used_ = 0;
@@ -58,7 +63,7 @@ class BlockPool {
   std::vector<uint64_t> hash_;
   std::vector<uint64_t> parent_hash_;
   std::vector<std::vector<int32_t>> tokens_;   // per hashed block, for exact verification
-  std::vector<int> free_;                      // never-hashed free blocks (stack)
+  std::set<int> free_;                         // never-hashed free blocks, by id
   std::list<int> lru_;                         // cached blocks with ref 0, oldest first
   std::vector<std::list<int>::iterator> lru_pos_;
   std::unordered_map<uint64_t, int> by_hash_;

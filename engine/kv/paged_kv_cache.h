@@ -3,9 +3,10 @@
 // sequence slot. The forward pass sees only the KvCache interface (slot, pos);
 // the scheduler uses the manager half below to admit, grow and free sequences.
 //
-//   slot's block table      pool storage (one block = [layer][kv head][K|V][token] rows;
-//                            q8 runs are laid out for its kernels, see WriteI8)
-//   [ 7 | 2 | 9 ]  ------>  block 7: positions 0..bs-1, block 2: bs..2bs-1, block 9: ...
+//   slot's block table      pool storage ([layer][kv head][K|V][block][token] rows: a
+//                            block is a run in each (layer, kv head, K|V) region; q8 runs
+//                            are laid out for its kernels, see WriteI8)
+//   [ 7 | 8 | 9 ]  ------>  block 7: positions 0..bs-1, block 8: bs..2bs-1, block 9: ...
 //
 // Invariants: a slot's table covers at least every position written; full blocks
 // whose tokens are known are hashed into the prefix cache; a block shared by
@@ -80,7 +81,8 @@ class PagedKvCache final : public KvCache {
   int block_size_;
   int max_ctx_;
   size_t row_bytes_;
-  size_t block_bytes_;
+  size_t run_bytes_;  // one block's rows of one (layer, kv head, K|V)
+  size_t n_blocks_;
   BlockPool pool_;
   struct FreeStorage {
     void operator()(uint8_t* p) const { std::free(p); }

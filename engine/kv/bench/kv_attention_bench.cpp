@@ -19,13 +19,23 @@ namespace {
 constexpr KvShape kShape{30, 20, 5, 128};
 constexpr int kBlockSize = 16;
 
-// Returns a one-slot cache holding `depth` positions of random keys and values.
-const PagedKvCache& FilledCache(int depth) {
-  static std::map<int, std::unique_ptr<PagedKvCache>> caches;
-  auto& cache = caches[depth];
+// Returns a cache whose slot 0 holds `depth` positions of random keys and values, in
+// consecutive blocks or (scattered) in every other block, as in a pool other sequences have
+// fragmented.
+const PagedKvCache& FilledCache(int depth, bool scattered) {
+  static std::map<std::pair<int, bool>, std::unique_ptr<PagedKvCache>> caches;
+  auto& cache = caches[{depth, scattered}];
   if (cache) return *cache;
-  cache = std::make_unique<PagedKvCache>(kShape, KvType::kQ8, kBlockSize, depth / kBlockSize + 1, 1,
+  const int n_blocks = depth / kBlockSize + 1;
+  const int pool_blocks = scattered ? 2 * n_blocks : n_blocks;
+  const int n_slots = scattered ? 1 + pool_blocks : 1;
+  cache = std::make_unique<PagedKvCache>(kShape, KvType::kQ8, kBlockSize, pool_blocks, n_slots,
                                          depth);
+  if (scattered) {
+    // One block for each other slot, then every other one back: slot 0 gets ids 0, 2, 4, ...
+    for (int s = 1; s < n_slots; ++s) cache->Reserve(s, 1);
+    for (int s = 1; s < n_slots; s += 2) cache->Release(s);
+  }
   if (!cache->Reserve(0, depth)) throw std::runtime_error("kv bench: pool too small");
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
@@ -43,7 +53,7 @@ const PagedKvCache& FilledCache(int depth) {
 
 void BM_DecodeAttention(benchmark::State& state) {
   const int depth = static_cast<int>(state.range(0));
-  const PagedKvCache& cache = FilledCache(depth);
+  const PagedKvCache& cache = FilledCache(depth, state.range(1) != 0);
   const int q_dim = kShape.n_heads * kShape.head_dim;
   std::mt19937 rng(8);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
@@ -67,9 +77,8 @@ void BM_DecodeAttention(benchmark::State& state) {
       benchmark::Counter(bytes * iterations / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_DecodeAttention)
-    ->ArgName("depth")
-    ->Arg(512)
-    ->Arg(4096)
+    ->ArgNames({"depth", "scattered"})
+    ->ArgsProduct({{512, 4096}, {0, 1}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

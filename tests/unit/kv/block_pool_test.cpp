@@ -60,5 +60,53 @@ TEST(BlockPool, EvictsLeastRecentlyCachedFirst) {
   ASSERT_EQ(pool.FindCached(0, std::vector<int32_t>{2}), blocks[2]);  // still cached
 }
 
+TEST(BlockPool, SequencesGrowIntoAdjacentBlocks) {
+  BlockPool pool(16, 1);
+  // Two sequences growing in turn each keep consecutive ids: the second starts halfway into
+  // the free run that follows the first one's block.
+  std::vector<int> a = {*pool.Allocate()}, b = {*pool.Allocate()};
+  EXPECT_EQ(a[0], 0);
+  EXPECT_EQ(b[0], 8);
+  for (int k = 0; k < 3; ++k) {
+    a.push_back(*pool.Allocate(a.back()));
+    b.push_back(*pool.Allocate(b.back()));
+  }
+  EXPECT_EQ(a, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(b, (std::vector<int>{8, 9, 10, 11}));
+  // When the next id is taken, the block goes halfway into the first longest free run (4..7,
+  // which a's block 3 may still grow into).
+  EXPECT_EQ(pool.Allocate(7), 6);
+}
+
+TEST(BlockPool, NextBlockEvictedWhenNothingIsFree) {
+  BlockPool pool(4, 1);
+  std::vector<int> blocks;
+  for (int32_t k = 0; k < 4; ++k) {
+    blocks.push_back(*pool.Allocate(blocks.empty() ? -1 : blocks.back()));
+    pool.SetHash(blocks.back(), 0, std::vector<int32_t>{k});
+  }
+  ASSERT_EQ(blocks, (std::vector<int>{0, 1, 2, 3}));
+  pool.Release(2);  // least recently cached
+  pool.Release(1);
+  // Nothing is free, so a block is evicted either way: block 1 continues block 0's run.
+  EXPECT_EQ(pool.Allocate(0), 1);
+  EXPECT_FALSE(pool.FindCached(0, std::vector<int32_t>{1}));
+  // Without a run to continue, the LRU order holds.
+  EXPECT_EQ(pool.Allocate(), 2);
+  EXPECT_FALSE(pool.Allocate(3));
+}
+
+TEST(BlockPool, CachedNextBlockKeptWhileFreeBlocksRemain) {
+  BlockPool pool(4, 1);
+  const int first = *pool.Allocate(), second = *pool.Allocate(first);
+  ASSERT_EQ(second, 1);
+  pool.SetHash(second, 0, std::vector<int32_t>{9});
+  pool.Release(second);
+  // Block 1 holds a cached prefix and blocks 2 and 3 are free: the prefix stays.
+  const int grown = *pool.Allocate(first);
+  EXPECT_NE(grown, second);
+  EXPECT_EQ(pool.FindCached(0, std::vector<int32_t>{9}), second);
+}
+
 }  // namespace
 }  // namespace ts::kv
