@@ -54,7 +54,8 @@ void ValueSumQ8(const int8_t* codes, const float* scales, int n, int dim, const 
     const float step = ValueLevels(p[i], scales, n, levels.data());
     for (int d = 0; d < dim; ++d) {
       int32_t dot = 0;
-      for (int j = 0; j < n; ++j) dot += levels[static_cast<size_t>(j)] * codes[j * dim + d];
+      for (int j = 0; j < n; ++j)
+        dot += levels[static_cast<size_t>(j)] * codes[ValueCodeIndex(j, d, dim)];
       out[i][d] += static_cast<float>(dot) * step;
     }
   }

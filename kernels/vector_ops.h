@@ -4,6 +4,7 @@
 // Scalar versions are the reference; the AVX2 set is chosen once at first use.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/cpu.h"
@@ -31,12 +32,15 @@ struct VectorOps {
   void (*key_scores_q8)(const int8_t* codes, int ld, const float* scales, int n, int dim,
                         const int8_t* const* q, const float* q_scales, int m, float factor,
                         float* const* scores);
-  // Values are stored row by row (value j is codes[j * dim ...]). The weights w_j = p[i][j] *
-  // scales[j] (p >= 0) are rounded to u8 levels per query and call (ValueLevels in
-  // internal/attention_q8.h: step = max_j w_j / 255), so the sums are exact integer dot
-  // products (AVX2 vpmaddwd on key pairs, AVX-512 VNNI vpdpbusd on 4 keys x 16 dimensions) and
-  // every ISA gives the same bits:
-  //   out[i][d] += step_i * sum_j level_ij * codes[j * dim + d]   (i < m, d < dim, j < n)
+  // Values are stored in quads of 4 rows, dimension by dimension (ValueCodeIndex below: the 4
+  // values of dimension d are adjacent), and a partial last quad is padded to 4 rows: the SIMD
+  // kernels read the padding (times level 0). The weights w_j = p[i][j] * scales[j] (p >= 0)
+  // are rounded to u8 levels per query and call (ValueLevels in internal/attention_q8.h: step =
+  // max_j w_j / 255), so the sums are exact integer dot products (AVX2 vpmaddwd on 4 keys x 4
+  // dimensions, AVX-512 VNNI vpdpbusd on 4 keys x 16 dimensions, one load each) and every ISA
+  // gives the same bits:
+  //   out[i][d] += step_i * sum_j level_ij * codes[ValueCodeIndex(j, d, dim)]   (i < m, d < dim,
+  //   j < n)
   void (*value_sum_q8)(const int8_t* codes, const float* scales, int n, int dim,
                        const float* const* p, int m, float* const* out);
 
@@ -46,6 +50,12 @@ struct VectorOps {
   // std::exp.
   double (*exp_sum)(const float* x, int n, float shift, float scale, float* y);
 };
+
+// Where value_sum_q8 finds dimension d of value j: in quads of 4 rows, dimension-interleaved.
+constexpr size_t ValueCodeIndex(int j, int d, int dim) {
+  return static_cast<size_t>(j / 4) * 4 * static_cast<size_t>(dim) + static_cast<size_t>(d) * 4 +
+         static_cast<size_t>(j % 4);
+}
 
 // Returns the set for `isa` (AVX-512 CPUs use the AVX2 set but for key_scores_q8, which needs
 // VNNI and VBMI's byte permute there; without VBMI they keep the AVX2 one).

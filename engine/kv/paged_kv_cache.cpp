@@ -80,8 +80,7 @@ void PagedKvCache::WriteI8(uint8_t* run, int offset, const float* x, bool dimens
     for (int d = 0; d < head_dim; ++d)
       codes[static_cast<size_t>(d) * block_size_ + offset] = row[4 + d];
   } else {
-    std::memcpy(codes + static_cast<size_t>(offset) * head_dim, row + 4,
-                static_cast<size_t>(head_dim));
+    for (int d = 0; d < head_dim; ++d) codes[kernels::ValueCodeIndex(offset, d, head_dim)] = row[4 + d];
   }
 }
 

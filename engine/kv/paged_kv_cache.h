@@ -70,8 +70,9 @@ class PagedKvCache final : public KvCache {
  private:
   uint8_t* Row(int block, int layer, int kv, int offset, int kv_head) const;
   // q8 keeps each block's run of one (layer, kv head, K|V) as block_size f32 scales, then the
-  // codes: keys dimension-major (code of dimension d, token j at d * block_size + j), values
-  // row by row. Same bytes as block_size q8 rows; the int8 attention kernels read it directly.
+  // codes: keys dimension-major (code of dimension d, token j at d * block_size + j), values in
+  // quads of 4 tokens, dimension by dimension (kernels::ValueCodeIndex). Same bytes as
+  // block_size q8 rows; the int8 attention kernels read it directly.
   void WriteI8(uint8_t* run, int offset, const float* x, bool dimension_major);
   void AttendRunI8(int layer, int slot, int first_pos, int n_queries, const float* q, int ld,
                    int head_begin, int head_end, float* out, float* scratch) const;

@@ -83,39 +83,37 @@ float ValueLevelPairs(const float* p, const float* scales, int n, int32_t* pairs
   return max_weight / 255.0f;
 }
 
-// value_sum_q8 over 16 dimensions from d0 for Q queries: the values of keys j and j + 1 widened
-// to int16 and interleaved so vpmaddwd with the level pair (level j, level j + 1) adds both
-// products into each dimension's int32 lane. pairs[i][j / 2] holds query i's level pairs (zero
-// past n); a missing odd row reads as zeros. Exact integers.
+// value_sum_q8 over 8 dimensions from d0 for Q queries. A quad of 4 keys holds each dimension's
+// 4 values side by side: 16 bytes (4 dimensions x 4 keys) widened to int16 meet the query's 4
+// levels in vpmaddwd, which adds keys j, j + 1 and keys j + 2, j + 3 into two int32 lanes per
+// dimension; one vphaddd at the end joins them. pairs[i][j / 2] holds query i's level pairs
+// (zero past n, so the padding of a partial quad adds nothing). Exact integers.
 template <int Q>
 void ValueTileQ8(const int8_t* codes, int n, int dim, int d0, const int32_t (*pairs)[8],
                  const float* steps, float* const* out) {
-  __m256i low[Q], high[Q];  // lanes: dimensions 0-3 and 8-11; 4-7 and 12-15
+  __m256i low[Q], high[Q];  // dimensions d0..d0+3 and d0+4..d0+7, two lanes each
   for (int i = 0; i < Q; ++i) low[i] = high[i] = _mm256_setzero_si256();
-  for (int j = 0; j < n; j += 2) {
-    const __m256i v0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(
-        reinterpret_cast<const __m128i*>(codes + static_cast<ptrdiff_t>(j) * dim + d0)));
-    const __m256i v1 = j + 1 < n
-                           ? _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(
-                                 codes + static_cast<ptrdiff_t>(j + 1) * dim + d0)))
-                           : _mm256_setzero_si256();
-    const __m256i rows_low = _mm256_unpacklo_epi16(v0, v1),
-                  rows_high = _mm256_unpackhi_epi16(v0, v1);
+  for (int j = 0; j < n; j += 4) {
+    const int8_t* quad = codes + static_cast<ptrdiff_t>(j) * dim + static_cast<ptrdiff_t>(d0) * 4;
+    const __m256i values_low =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(quad)));
+    const __m256i values_high =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(quad + 16)));
     for (int i = 0; i < Q; ++i) {
-      const __m256i level_pair = _mm256_set1_epi32(pairs[i][j / 2]);
-      low[i] = _mm256_add_epi32(low[i], _mm256_madd_epi16(rows_low, level_pair));
-      high[i] = _mm256_add_epi32(high[i], _mm256_madd_epi16(rows_high, level_pair));
+      const auto levels_low = static_cast<uint32_t>(pairs[i][j / 2]);
+      const auto levels_high = static_cast<uint32_t>(pairs[i][j / 2 + 1]);
+      const __m256i levels = _mm256_set1_epi64x(
+          static_cast<int64_t>((static_cast<uint64_t>(levels_high) << 32) | levels_low));
+      low[i] = _mm256_add_epi32(low[i], _mm256_madd_epi16(values_low, levels));
+      high[i] = _mm256_add_epi32(high[i], _mm256_madd_epi16(values_high, levels));
     }
   }
   for (int i = 0; i < Q; ++i) {
-    const __m256 step = _mm256_set1_ps(steps[i]);
+    // hadd gives dimensions 0 1 4 5 | 2 3 6 7; the permute puts them in order.
+    const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(low[i], high[i]), 0xD8);
     float* o = out[i] + d0;
-    const __m256i first = _mm256_permute2x128_si256(low[i], high[i], 0x20);
-    const __m256i second = _mm256_permute2x128_si256(low[i], high[i], 0x31);
-    _mm256_storeu_ps(
-        o, _mm256_add_ps(_mm256_loadu_ps(o), _mm256_mul_ps(_mm256_cvtepi32_ps(first), step)));
-    _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8),
-                                          _mm256_mul_ps(_mm256_cvtepi32_ps(second), step)));
+    _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), _mm256_mul_ps(_mm256_cvtepi32_ps(sums),
+                                                                        _mm256_set1_ps(steps[i]))));
   }
 }
 
@@ -176,7 +174,7 @@ void KeyScoresQ8(const int8_t* codes, int ld, const float* scales, int n, int di
 
 void ValueSumQ8(const int8_t* codes, const float* scales, int n, int dim, const float* const* p,
                 int m, float* const* out) {
-  if (n > 16 || dim % 16 != 0) {
+  if (n > 16 || dim % 8 != 0) {
     scalar_ops::ValueSumQ8(codes, scales, n, dim, p, m, out);
     return;
   }
@@ -186,7 +184,7 @@ void ValueSumQ8(const int8_t* codes, const float* scales, int n, int dim, const 
     const int n_q = std::min(kMaxQueries, m - i0);
     for (int i = 0; i < n_q; ++i) steps[i] = ValueLevelPairs(p[i0 + i], scales, n, pairs[i]);
     internal::WithCount<1, kMaxQueries>(n_q, [&](auto queries) {
-      for (int d0 = 0; d0 < dim; d0 += 16)
+      for (int d0 = 0; d0 < dim; d0 += 8)
         ValueTileQ8<queries()>(codes, n, dim, d0, pairs, steps, out + i0);
     });
   }

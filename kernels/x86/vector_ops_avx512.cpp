@@ -10,9 +10,9 @@
 // (its own vpdpbusd with ones, shared by all queries). Exact integers: the same bits as the
 // scalar reference.
 //
-// Values are stored row by row: 16 dimensions of 4 consecutive keys (16 bytes from each row)
-// go into one register, the same vpermb makes that 16 dimensions x 4 keys, and one vpdpbusd per
-// query multiplies them by the query's 4 u8 weight levels (unsigned: no correction).
+// Values are stored in quads of 4 keys, dimension by dimension, so one 64-byte load is 16
+// dimensions x 4 keys (a dimension per int32 lane) and one vpdpbusd per query multiplies them by
+// the query's 4 u8 weight levels (unsigned: no correction).
 #include <algorithm>
 #include <cstring>
 
@@ -73,31 +73,17 @@ float ValueLevels16(const float* p, const float* scales, int n, uint8_t* levels)
   return max_weight / 255.0f;
 }
 
-// value_sum_q8 for Q queries: levels4[i][j / 4] holds query i's levels of keys j..j+3.
+// value_sum_q8 for Q queries: levels4[i][j / 4] holds query i's levels of keys j..j+3 (0 past
+// n, so the padding of a partial quad adds nothing).
 template <int Q>
 void ValueBlock(const int8_t* codes, int n, int dim, const int32_t (*levels4)[kKeys / 4],
                 const float* steps, float* const* out) {
-  const __m512i index = TransposeIndex();
   for (int d0 = 0; d0 < dim; d0 += 16) {
     __m512i acc[Q];
     for (int i = 0; i < Q; ++i) acc[i] = _mm512_setzero_si512();
     for (int j = 0; j < n; j += 4) {
-      const int8_t* row = codes + static_cast<ptrdiff_t>(j) * dim + d0;
-      __m512i four_rows;  // 16 dimensions of keys j..j+3, key by key; zeros past n
-      if (j + 4 <= n) {
-        auto load = [&](int k) {
-          return _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k * dim));
-        };
-        four_rows = _mm512_castsi128_si512(load(0));
-        four_rows = _mm512_inserti32x4(four_rows, load(1), 1);
-        four_rows = _mm512_inserti32x4(four_rows, load(2), 2);
-        four_rows = _mm512_inserti32x4(four_rows, load(3), 3);
-      } else {
-        alignas(64) int8_t rows[64] = {};
-        for (int k = 0; j + k < n; ++k) std::memcpy(rows + 16 * k, row + k * dim, 16);
-        four_rows = _mm512_load_si512(rows);
-      }
-      const __m512i values = _mm512_permutexvar_epi8(index, four_rows);
+      const __m512i values =
+          _mm512_loadu_si512(codes + static_cast<ptrdiff_t>(j) * dim + static_cast<ptrdiff_t>(d0) * 4);
       for (int i = 0; i < Q; ++i) {
         acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_set1_epi32(levels4[i][j / 4]), values);
       }

@@ -55,7 +55,7 @@ TEST(VectorOps, EveryIsaMatchesScalar) {
 
 // The int8 attention kernels on every shape class: 16-key blocks (the SIMD key scores) and
 // other widths (their scalar fallback), dimensions a multiple of 4, of 2 only (AVX-512 falls
-// back, AVX2 does not) or odd, and query counts across the passes of 4 (AVX2) and 8 (AVX-512).
+// back, AVX2 does not) or odd (value sums: SIMD for multiples of 8 on AVX2, 16 on AVX-512), and query counts across the passes of 4 (AVX2) and 8 (AVX-512).
 // Both kernels are exact integer sums: equal bits.
 TEST(VectorOps, Int8AttentionBlocksMatchScalar) {
   std::mt19937 rng(5);
@@ -72,8 +72,9 @@ TEST(VectorOps, Int8AttentionBlocksMatchScalar) {
             SCOPED_TRACE("isa " + std::string(IsaName(isa)) + " dim " + std::to_string(dim) +
                          " n " + std::to_string(n) + " ld " + std::to_string(ld) + " m " +
                          std::to_string(m));
+            // Values in quads of 4 rows, the last one padded (the SIMD kernels read it).
             std::vector<int8_t> keys(static_cast<size_t>(dim) * ld),
-                values(static_cast<size_t>(n) * dim);
+                values(static_cast<size_t>((n + 3) / 4 * 4) * dim);
             for (int8_t& c : keys) c = static_cast<int8_t>(code(rng));
             for (int8_t& c : values) c = static_cast<int8_t>(code(rng));
             std::vector<float> scales(static_cast<size_t>(n));
@@ -178,13 +179,15 @@ TEST(VectorOps, ScalarReferenceIsTheFormula) {
       .key_scores_q8(keys.data(), 2, scales.data(), 2, 2, &q_ptr, &q_scale, 1, 0.25f, &score_ptr);
   EXPECT_FLOAT_EQ(scores[0], 7.0f * 0.125f * 0.5f * 0.25f);
   EXPECT_FLOAT_EQ(scores[1], 6.0f * 0.125f * 2.0f * 0.25f);
-  // Values row by row, weights p * scales = {0.5, 1} as levels {128, 255} of 1/255:
-  // out += (128 * {1, -2} + 255 * {3, 4}) / 255.
+  // Values {1, -2} and {3, 4} in a quad (dimension 0 of the 4 rows, then dimension 1), weights
+  // p * scales = {0.5, 1} as levels {128, 255} of 1/255: out += (128 * {1, -2} + 255 * {3, 4}) /
+  // 255.
+  const std::vector<int8_t> values = {1, 3, 0, 0, -2, 4, 0, 0};
   const std::vector<float> p = {1.0f, 0.5f};
   std::vector<float> out = {10.0f, 20.0f};
   const float* p_ptr = p.data();
   float* out_ptr = out.data();
-  VectorOpsFor(Isa::kScalar).value_sum_q8(keys.data(), scales.data(), 2, 2, &p_ptr, 1, &out_ptr);
+  VectorOpsFor(Isa::kScalar).value_sum_q8(values.data(), scales.data(), 2, 2, &p_ptr, 1, &out_ptr);
   EXPECT_FLOAT_EQ(out[0], 10.0f + (128.0f + 765.0f) / 255.0f);
   EXPECT_FLOAT_EQ(out[1], 20.0f + (-256.0f + 1020.0f) / 255.0f);
 }
