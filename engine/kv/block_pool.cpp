@@ -70,7 +70,10 @@ int BlockPool::RoomiestFree() const {
       ++it;
       ++length;
     }
-    if (length > best_length) best_begin = begin, best_length = length;
+    if (length > best_length) {
+      best_begin = begin;
+      best_length = length;
+    }
   }
   const bool grows_into = best_begin > 0 && ref_[static_cast<size_t>(best_begin) - 1] > 0;
   return grows_into ? best_begin + best_length / 2 : best_begin;

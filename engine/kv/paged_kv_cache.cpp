@@ -36,6 +36,10 @@ PagedKvCache::PagedKvCache(const KvShape& shape, KvType type, int block_size, in
       hashes_(static_cast<size_t>(n_slots)) {
   if (!storage_) throw std::bad_alloc();
   if (shape.head_dim > kMaxHeadDim) throw std::invalid_argument("head_dim above " + std::to_string(kMaxHeadDim));
+  if (type == KvType::kQ8 && block_size % 4 != 0) {
+    // The values are stored in quads of 4 tokens (kernels::ValueCodeIndex).
+    throw std::invalid_argument("q8 KV cache needs a block size that is a multiple of 4");
+  }
   if (type == KvType::kQ4 && shape.head_dim % kQ4Group != 0) {
     throw std::invalid_argument("q4 KV cache needs head_dim to be a multiple of 16");
   }
@@ -80,7 +84,8 @@ void PagedKvCache::WriteI8(uint8_t* run, int offset, const float* x, bool dimens
     for (int d = 0; d < head_dim; ++d)
       codes[static_cast<size_t>(d) * block_size_ + offset] = row[4 + d];
   } else {
-    for (int d = 0; d < head_dim; ++d) codes[kernels::ValueCodeIndex(offset, d, head_dim)] = row[4 + d];
+    for (int d = 0; d < head_dim; ++d)
+      codes[kernels::ValueCodeIndex(offset, d, head_dim)] = row[4 + d];
   }
 }
 
@@ -286,7 +291,8 @@ bool PagedKvCache::Reserve(int slot, int n_tokens) {
   const int needed = BlocksNeeded(slot, n_tokens);
   if (needed > pool_.n_available()) return false;
   auto& table = tables_.at(static_cast<size_t>(slot));
-  for (int k = 0; k < needed; ++k) table.push_back(*pool_.Allocate(table.empty() ? -1 : table.back()));
+  for (int k = 0; k < needed; ++k)
+    table.push_back(*pool_.Allocate(table.empty() ? -1 : table.back()));
   return true;
 }
 

@@ -82,8 +82,8 @@ void ValueBlock(const int8_t* codes, int n, int dim, const int32_t (*levels4)[kK
     __m512i acc[Q];
     for (int i = 0; i < Q; ++i) acc[i] = _mm512_setzero_si512();
     for (int j = 0; j < n; j += 4) {
-      const __m512i values =
-          _mm512_loadu_si512(codes + static_cast<ptrdiff_t>(j) * dim + static_cast<ptrdiff_t>(d0) * 4);
+      const int8_t* quad = codes + static_cast<ptrdiff_t>(j) * dim;
+      const __m512i values = _mm512_loadu_si512(quad + static_cast<ptrdiff_t>(d0) * 4);
       for (int i = 0; i < Q; ++i) {
         acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_set1_epi32(levels4[i][j / 4]), values);
       }

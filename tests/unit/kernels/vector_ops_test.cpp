@@ -55,7 +55,8 @@ TEST(VectorOps, EveryIsaMatchesScalar) {
 
 // The int8 attention kernels on every shape class: 16-key blocks (the SIMD key scores) and
 // other widths (their scalar fallback), dimensions a multiple of 4, of 2 only (AVX-512 falls
-// back, AVX2 does not) or odd (value sums: SIMD for multiples of 8 on AVX2, 16 on AVX-512), and query counts across the passes of 4 (AVX2) and 8 (AVX-512).
+// back, AVX2 does not) or odd (value sums: SIMD for multiples of 8 on AVX2, 16 on AVX-512), and
+// query counts across the passes of 4 (AVX2) and 8 (AVX-512).
 // Both kernels are exact integer sums: equal bits.
 TEST(VectorOps, Int8AttentionBlocksMatchScalar) {
   std::mt19937 rng(5);

@@ -148,6 +148,13 @@ TEST(PagedKvCache, PrefixReuseAndAccountingNeverLeak) {
   EXPECT_EQ(kv.prefix_hits(), 2u);
 }
 
+TEST(PagedKvCache, Q8NeedsBlocksOfWholeValueQuads) {
+  const KvShape shape{1, 2, 1, 16};
+  EXPECT_THROW(PagedKvCache(shape, KvType::kQ8, 6, 4, 1, 24), std::invalid_argument);
+  EXPECT_NO_THROW(PagedKvCache(shape, KvType::kF32, 6, 4, 1, 24));
+  EXPECT_NO_THROW(PagedKvCache(shape, KvType::kQ8, 8, 4, 1, 32));
+}
+
 TEST(PagedKvCache, BytesPerTokenFor2B4T) {
   const KvShape shape{30, 20, 5, 128};
   EXPECT_EQ(KvBytesPerToken(shape, KvType::kF16), 76800u);
