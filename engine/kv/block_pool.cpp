@@ -37,8 +37,10 @@ std::optional<int> BlockPool::Allocate(int after) {
   if (after >= 0 && next < n_blocks()) {
     if (free_.erase(next) == 1) {
       block = next;
-    } else if (free_.empty() && ref_[static_cast<size_t>(next)] == 0) {
+    } else if (free_.empty() && ref_[static_cast<size_t>(next)] == 0 &&
+               !children_.count(hash_[static_cast<size_t>(next)])) {
       // A block is evicted anyway: this cached one instead of the least recent keeps the run.
+      // Only the end of a cached prefix, so no other prefix loses the blocks after it.
       lru_.erase(lru_pos_[static_cast<size_t>(next)]);
       Unhash(next);
       block = next;
@@ -111,6 +113,7 @@ void BlockPool::SetHash(int block, uint64_t parent_hash, std::span<const int32_t
   parent_hash_[b] = parent_hash;
   tokens_[b].assign(tokens.begin(), tokens.end());
   by_hash_[h] = block;
+  ++children_[parent_hash];
 }
 
 std::optional<int> BlockPool::FindCached(uint64_t parent_hash, std::span<const int32_t> tokens) {
@@ -129,6 +132,8 @@ void BlockPool::Unhash(int block) {
   const size_t b = static_cast<size_t>(block);
   if (!hashed_[b]) return;
   by_hash_.erase(hash_[b]);
+  const auto parent = children_.find(parent_hash_[b]);
+  if (--parent->second == 0) children_.erase(parent);
   hashed_[b] = false;
   tokens_[b].clear();
 }

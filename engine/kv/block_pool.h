@@ -29,9 +29,10 @@ class BlockPool {
 
   // Returns a block with ref count 1, evicting the least recently cached block if
   // the free list is empty; nullopt when every block is in use. A sequence passes its last
-  // block as `after` and gets the next id when that one can be had: attention reads a
-  // sequence's blocks in order, and adjacent ones stream from memory ~3x faster than
-  // scattered ones. Otherwise the block opens the longest run of free ids.
+  // block as `after` and gets the next id when that one is free, or cached as the end of a
+  // prefix while nothing is free: attention reads a sequence's blocks in order, and adjacent
+  // ones stream from memory ~3x faster than scattered ones. Otherwise the block opens the
+  // longest run of free ids.
   std::optional<int> Allocate(int after = -1);
   void Ref(int block);
   // Drops a reference; at zero the block becomes cached (if hashed) or free.
@@ -67,6 +68,7 @@ class BlockPool {
   std::list<int> lru_;                         // cached blocks with ref 0, oldest first
   std::vector<std::list<int>::iterator> lru_pos_;
   std::unordered_map<uint64_t, int> by_hash_;
+  std::unordered_map<uint64_t, int> children_;  // hashed blocks per parent hash
 };
 
 }  // namespace ts::kv

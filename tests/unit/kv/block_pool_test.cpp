@@ -96,6 +96,23 @@ TEST(BlockPool, NextBlockEvictedWhenNothingIsFree) {
   EXPECT_FALSE(pool.Allocate(3));
 }
 
+TEST(BlockPool, NextBlockInsideACachedPrefixIsNotEvicted) {
+  BlockPool pool(3, 1);
+  // Blocks 1 and 2 cache one prefix (2 continues 1); block 0 belongs to a growing sequence.
+  const int own = *pool.Allocate();
+  const int head = *pool.Allocate(own), tail = *pool.Allocate(head);
+  ASSERT_EQ(std::vector<int>({own, head, tail}), std::vector<int>({0, 1, 2}));
+  const std::vector<int32_t> first = {4}, second = {5};
+  pool.SetHash(head, 0, first);
+  pool.SetHash(tail, BlockPool::ChainHash(0, first), second);
+  pool.Release(tail);  // least recently cached
+  pool.Release(head);
+  // Evicting block 1 would strand block 2 (lookups walk a prefix from its start): the least
+  // recently cached block, the prefix's end, goes instead.
+  EXPECT_EQ(pool.Allocate(own), tail);
+  EXPECT_EQ(pool.FindCached(0, first), head);
+}
+
 TEST(BlockPool, CachedNextBlockKeptWhileFreeBlocksRemain) {
   BlockPool pool(4, 1);
   const int first = *pool.Allocate(), second = *pool.Allocate(first);
