@@ -32,18 +32,14 @@ uint64_t BlockPool::ChainHash(uint64_t parent_hash, std::span<const int32_t> tok
 }
 
 std::optional<int> BlockPool::Allocate(int after) {
-  const int next = after + 1;
   int block = -1;
-  if (after >= 0 && next < n_blocks()) {
-    if (free_.erase(next) == 1) {
-      block = next;
-    } else if (free_.empty() && ref_[static_cast<size_t>(next)] == 0 &&
-               !children_.count(hash_[static_cast<size_t>(next)])) {
-      // A block is evicted anyway: this cached one instead of the least recent keeps the run.
-      // Only the end of a cached prefix, so no other prefix loses the blocks after it.
-      lru_.erase(lru_pos_[static_cast<size_t>(next)]);
-      Unhash(next);
-      block = next;
+  if (after >= 0) {
+    // The next id, else the previous one: a run may also grow downwards (attention walks a
+    // descending table backwards), which is how blocks come back from the LRU list.
+    if (TakeNeighbour(after + 1)) {
+      block = after + 1;
+    } else if (TakeNeighbour(after - 1)) {
+      block = after - 1;
     }
   }
   if (block < 0 && !free_.empty()) {
@@ -59,6 +55,18 @@ std::optional<int> BlockPool::Allocate(int after) {
   ref_[static_cast<size_t>(block)] = 1;
   ++n_used_;
   return block;
+}
+
+bool BlockPool::TakeNeighbour(int block) {
+  if (block < 0 || block >= n_blocks()) return false;
+  if (free_.erase(block) == 1) return true;
+  const size_t b = static_cast<size_t>(block);
+  // A block is evicted anyway when nothing is free: this cached one instead of the least recent
+  // keeps the run. Only the end of a cached prefix, so no other prefix loses the blocks after it.
+  if (!free_.empty() || ref_[b] != 0 || children_.count(hash_[b])) return false;
+  lru_.erase(lru_pos_[b]);
+  Unhash(block);
+  return true;
 }
 
 int BlockPool::RoomiestFree() const {

@@ -29,10 +29,10 @@ class BlockPool {
 
   // Returns a block with ref count 1, evicting the least recently cached block if
   // the free list is empty; nullopt when every block is in use. A sequence passes its last
-  // block as `after` and gets the next id when that one is free, or cached as the end of a
-  // prefix while nothing is free: attention reads a sequence's blocks in order, and adjacent
-  // ones stream from memory ~3x faster than scattered ones. Otherwise the block opens the
-  // longest run of free ids.
+  // block as `after` and gets the next id (else the previous one) when that one is free, or
+  // cached as the end of a prefix while nothing is free: attention reads a sequence's blocks
+  // in order, and adjacent ones stream from memory ~3x faster than scattered ones. Otherwise
+  // the block opens the longest run of free ids.
   std::optional<int> Allocate(int after = -1);
   void Ref(int block);
   // Drops a reference; at zero the block becomes cached (if hashed) or free.
@@ -55,6 +55,8 @@ class BlockPool {
 
  private:
   void Unhash(int block);
+  // Takes `block` for a growing run if it is free, or cached as a prefix's end while nothing is.
+  bool TakeNeighbour(int block);
   int RoomiestFree() const;
 
   int block_size_;

@@ -19,22 +19,32 @@ namespace {
 constexpr KvShape kShape{30, 20, 5, 128};
 constexpr int kBlockSize = 16;
 
-// Returns a cache whose slot 0 holds `depth` positions of random keys and values, in
-// consecutive blocks or (scattered) in every other block, as in a pool other sequences have
-// fragmented.
-const PagedKvCache& FilledCache(int depth, bool scattered) {
-  static std::map<std::pair<int, bool>, std::unique_ptr<PagedKvCache>> caches;
-  auto& cache = caches[{depth, scattered}];
+// Where slot 0's blocks sit in the pool.
+enum Arrangement { kAdjacent = 0, kScattered = 1, kDescending = 2 };
+
+// Returns a cache whose slot 0 holds `depth` positions of random keys and values: in consecutive
+// blocks, scattered over a pool other sequences have fragmented, or in descending blocks taken
+// back from the prefix cache (the LRU list returns a finished sequence's blocks last-first).
+const PagedKvCache& FilledCache(int depth, Arrangement arrangement) {
+  static std::map<std::pair<int, int>, std::unique_ptr<PagedKvCache>> caches;
+  auto& cache = caches[{depth, arrangement}];
   if (cache) return *cache;
   const int n_blocks = depth / kBlockSize + 1;
-  const int pool_blocks = scattered ? 2 * n_blocks : n_blocks;
-  const int n_slots = scattered ? 1 + pool_blocks : 1;
+  const int pool_blocks = arrangement == kScattered ? 2 * n_blocks : n_blocks;
+  const int n_slots = arrangement == kScattered ? 1 + pool_blocks : 2;
   cache = std::make_unique<PagedKvCache>(kShape, KvType::kQ8, kBlockSize, pool_blocks, n_slots,
-                                         depth);
-  if (scattered) {
-    // One block for each other slot, then every other one back: slot 0 gets ids 0, 2, 4, ...
+                                         depth + kBlockSize);
+  if (arrangement == kScattered) {
+    // One block for each other slot, then every other slot's back: slot 0 gets those, spread
+    // over the pool.
     for (int s = 1; s < n_slots; ++s) cache->Reserve(s, 1);
     for (int s = 1; s < n_slots; s += 2) cache->Release(s);
+  } else if (arrangement == kDescending) {
+    std::vector<int32_t> tokens(static_cast<size_t>(n_blocks * kBlockSize));
+    for (size_t t = 0; t < tokens.size(); ++t) tokens[t] = static_cast<int32_t>(t);
+    cache->Reserve(1, n_blocks * kBlockSize);
+    cache->CommitFullBlocks(1, tokens, n_blocks * kBlockSize);
+    cache->Release(1);
   }
   if (!cache->Reserve(0, depth)) throw std::runtime_error("kv bench: pool too small");
   std::mt19937 rng(7);
@@ -53,7 +63,7 @@ const PagedKvCache& FilledCache(int depth, bool scattered) {
 
 void BM_DecodeAttention(benchmark::State& state) {
   const int depth = static_cast<int>(state.range(0));
-  const PagedKvCache& cache = FilledCache(depth, state.range(1) != 0);
+  const PagedKvCache& cache = FilledCache(depth, static_cast<Arrangement>(state.range(1)));
   const int q_dim = kShape.n_heads * kShape.head_dim;
   std::mt19937 rng(8);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
@@ -77,8 +87,8 @@ void BM_DecodeAttention(benchmark::State& state) {
       benchmark::Counter(bytes * iterations / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_DecodeAttention)
-    ->ArgNames({"depth", "scattered"})
-    ->ArgsProduct({{512, 4096}, {0, 1}})
+    ->ArgNames({"depth", "arrangement"})
+    ->ArgsProduct({{512, 4096}, {kAdjacent, kScattered, kDescending}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -73,9 +73,10 @@ TEST(BlockPool, SequencesGrowIntoAdjacentBlocks) {
   }
   EXPECT_EQ(a, (std::vector<int>{0, 1, 2, 3}));
   EXPECT_EQ(b, (std::vector<int>{8, 9, 10, 11}));
-  // When the next id is taken, the block goes halfway into the first longest free run (4..7,
-  // which a's block 3 may still grow into).
-  EXPECT_EQ(pool.Allocate(7), 6);
+  // The next id taken, the previous one is the run's (a descending run is walked backwards).
+  EXPECT_EQ(pool.Allocate(8), 7);
+  // Both taken: halfway into the longest free run (12..15, which b's block 11 may grow into).
+  EXPECT_EQ(pool.Allocate(10), 14);
 }
 
 TEST(BlockPool, NextBlockEvictedWhenNothingIsFree) {

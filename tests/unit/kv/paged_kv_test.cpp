@@ -83,6 +83,36 @@ TEST(PagedKvCache, AttentionMatchesDenseCache) {
   }
 }
 
+TEST(PagedKvCache, DescendingBlocksFromTheCacheAttendLikeDense) {
+  // Blocks come back from the LRU list last-first, so a sequence filling a pool of cached blocks
+  // gets descending ids (2, 1, 0 here) and attention walks its table backwards.
+  const KvShape shape{1, 4, 2, 64};
+  constexpr int kPositions = 45;
+  std::mt19937 rng(9);
+  PagedKvCache paged(shape, KvType::kQ8, 16, 3, 2, 48);
+  std::vector<int32_t> tokens(48);
+  for (int32_t t = 0; t < 48; ++t) tokens[static_cast<size_t>(t)] = t;
+  ASSERT_TRUE(paged.Reserve(0, 48));
+  paged.CommitFullBlocks(0, tokens, 48);
+  paged.Release(0);
+  ASSERT_EQ(paged.pool().n_cached(), 3);
+  ASSERT_TRUE(paged.Reserve(1, kPositions));
+  EXPECT_EQ(paged.pool().n_cached(), 0);
+  DenseKvCache dense(shape.n_layers, shape.n_kv_heads, shape.head_dim, shape.n_heads, 1, 48);
+  const int kv_dim = shape.n_kv_heads * shape.head_dim;
+  for (int p = 0; p < kPositions; ++p) {
+    const auto k = RandomVector(static_cast<size_t>(kv_dim), rng);
+    const auto v = RandomVector(static_cast<size_t>(kv_dim), rng);
+    paged.Write(0, 1, p, k.data(), v.data());
+    dense.Write(0, 0, p, k.data(), v.data());
+  }
+  const auto q = RandomVector(static_cast<size_t>(shape.n_heads * shape.head_dim), rng);
+  std::vector<float> out_paged(q.size()), out_dense(q.size()), scratch(48 * 2);
+  paged.Attend(0, 1, kPositions, q.data(), 0, shape.n_heads, out_paged.data(), scratch.data());
+  dense.Attend(0, 0, kPositions, q.data(), 0, shape.n_heads, out_dense.data(), scratch.data());
+  for (size_t i = 0; i < q.size(); ++i) ASSERT_NEAR(out_paged[i], out_dense[i], 3e-2f) << i;
+}
+
 TEST(PagedKvCache, ARunOfQueriesEqualsOneQueryAtATime) {
   // A prompt chunk's queries attend together (each row read once); every query must get exactly
   // what it gets alone: the same causal window, the same sums in the same order.
