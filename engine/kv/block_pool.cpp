@@ -32,24 +32,21 @@ uint64_t BlockPool::ChainHash(uint64_t parent_hash, std::span<const int32_t> tok
 }
 
 std::optional<int> BlockPool::Allocate(int after) {
-  int block = -1;
-  if (after >= 0) {
-    // The next id, else the previous one: a run may also grow downwards (attention walks a
-    // descending table backwards), which is how blocks come back from the LRU list.
-    if (TakeNeighbour(after + 1)) {
-      block = after + 1;
-    } else if (TakeNeighbour(after - 1)) {
-      block = after - 1;
-    }
-  }
-  if (block < 0 && !free_.empty()) {
+  // The next id, else the previous one: a run may also grow downwards (attention walks a
+  // descending table backwards), which is how blocks come back from the LRU list.
+  int block;
+  if (after >= 0 && TakeNeighbour(after + 1)) {
+    block = after + 1;
+  } else if (after >= 0 && TakeNeighbour(after - 1)) {
+    block = after - 1;
+  } else if (!free_.empty()) {
     block = RoomiestFree();
     free_.erase(block);
-  } else if (block < 0 && !lru_.empty()) {
+  } else if (!lru_.empty()) {
     block = lru_.front();  // evict the least recently cached prefix
     lru_.pop_front();
     Unhash(block);
-  } else if (block < 0) {
+  } else {
     return std::nullopt;
   }
   ref_[static_cast<size_t>(block)] = 1;

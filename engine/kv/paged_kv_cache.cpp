@@ -47,9 +47,10 @@ PagedKvCache::PagedKvCache(const KvShape& shape, KvType type, int block_size, in
 
 uint8_t* PagedKvCache::Row(int block, int layer, int kv, int offset, int kv_head) const {
   // Storage layout: [layer][kv head][K=0|V=1][block][offset in block] rows. Attention walks one
-  // (layer, kv head) through a sequence's blocks in order, so when their ids are consecutive
-  // (BlockPool hands a growing sequence the next id when it can) it streams one contiguous run:
-  // ~28 GB/s on one core here, where 2 KB pieces in scattered places read at ~10.
+  // (layer, kv head) through a sequence's blocks, so when their ids are consecutive (BlockPool
+  // hands a growing sequence a neighbouring id when it can; a descending table is walked from
+  // its end) it streams one contiguous run: ~28 GB/s on one core here, where 2 KB pieces in
+  // scattered places read at ~10.
   const size_t run = (static_cast<size_t>(layer) * shape_.n_kv_heads + kv_head) * 2 + kv;
   return storage_.get() + (run * n_blocks_ + static_cast<size_t>(block)) * run_bytes_ +
          static_cast<size_t>(offset) * row_bytes_;
