@@ -13,6 +13,12 @@
 
 #include "kernels/internal/dispatch.h"
 
+#if defined(TS_KERNELS_X86)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace ts::kernels {
 namespace {
 
@@ -26,6 +32,7 @@ constexpr KernelTable kScalarTable = {
     internal::scalar::HeadGroupQ8,
     internal::scalar::HeadGroupQ4,
     internal::kHeadTokenTile,
+    nullptr,  // ternary_tile_dots
     internal::scalar::AbsMax,
     internal::scalar::QuantizeRow,
 };
@@ -39,6 +46,7 @@ constexpr KernelTable kAvx2Table = {
     internal::avx2::HeadGroupQ8,
     internal::avx2::HeadGroupQ4,
     4,  // head_token_tile: 16 registers hold the sums of 4 tokens
+    nullptr,
     internal::avx2::AbsMax,
     internal::avx2::QuantizeRow,
 };
@@ -50,9 +58,39 @@ constexpr KernelTable kAvx512Table = {
     internal::avx512::HeadGroupQ8,
     internal::avx512::HeadGroupQ4,
     internal::kHeadTokenTile,
+    nullptr,
     internal::avx512::AbsMax,
     internal::avx512::QuantizeRow,
 };
+#if !defined(TS_EMULATE_AVX512)
+constexpr KernelTable kAmxTable = {
+    Isa::kAmx,
+    internal::avx512::TernaryDots,
+    internal::avx512::HeadGemmF32,
+    internal::avx512::HeadGemmF16,
+    internal::avx512::HeadGroupQ8,
+    internal::avx512::HeadGroupQ4,
+    internal::kHeadTokenTile,
+    internal::amx::TernaryTileDots,
+    internal::avx512::AbsMax,
+    internal::avx512::QuantizeRow,
+};
+#endif
+#endif
+
+#if defined(TS_KERNELS_X86) && !defined(TS_EMULATE_AVX512)
+// Returns true if the CPU has AMX-TILE and AMX-INT8 and Linux lets this process use the tile
+// data (arch_prctl ARCH_REQ_XCOMP_PERM: tiles are off until a process asks, since they add 8 KB
+// to every context switch's saved state). The permission holds for every thread of the process.
+bool AmxUsable() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+  const bool amx_tile = (edx >> 24) & 1, amx_int8 = (edx >> 25) & 1;
+  if (!amx_tile || !amx_int8) return false;
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
 #endif
 
 Isa DetectUncached() {
@@ -68,6 +106,9 @@ Isa DetectUncached() {
   // Test-only library: its AVX-512 kernels run on portable intrinsics (x86/avx512_intrinsics.h).
   if (avx2) return Isa::kAvx512;
 #endif
+#if !defined(TS_EMULATE_AVX512)
+  if (avx512 && AmxUsable()) return Isa::kAmx;
+#endif
   if (avx512) return Isa::kAvx512;
   if (avx2) return Isa::kAvx2;
 #endif
@@ -78,9 +119,9 @@ Isa DetectUncached() {
 
 bool HasAvx512Vbmi() {
 #if defined(TS_EMULATE_AVX512)
-  return DetectBestIsa() == Isa::kAvx512;
+  return DetectBestIsa() >= Isa::kAvx512;
 #elif defined(TS_KERNELS_X86)
-  return DetectBestIsa() == Isa::kAvx512 && __builtin_cpu_supports("avx512vbmi");
+  return DetectBestIsa() >= Isa::kAvx512 && __builtin_cpu_supports("avx512vbmi");
 #else
   return false;
 #endif
@@ -91,6 +132,10 @@ namespace {
 const KernelTable* TableFor(Isa isa) {
   switch (isa) {
 #if defined(TS_KERNELS_X86)
+#if !defined(TS_EMULATE_AVX512)
+    case Isa::kAmx:
+      return &kAmxTable;
+#endif
     case Isa::kAvx512:
       return &kAvx512Table;
     case Isa::kAvx2:
@@ -105,6 +150,7 @@ bool ParseIsa(const std::string& name, Isa* isa) {
   if (name == "scalar") *isa = Isa::kScalar;
   else if (name == "avx2") *isa = Isa::kAvx2;
   else if (name == "avx512") *isa = Isa::kAvx512;
+  else if (name == "amx") *isa = Isa::kAmx;
   else return false;
   return true;
 }
@@ -116,7 +162,7 @@ const KernelTable* InitialTable() {
   if (const char* env = std::getenv("TERNSERVE_ISA"); env != nullptr && env[0] != '\0') {
     Isa requested;
     if (!ParseIsa(env, &requested)) {
-      spdlog::warn("kernels: TERNSERVE_ISA='{}' not one of scalar|avx2|avx512; ignored", env);
+      spdlog::warn("kernels: TERNSERVE_ISA='{}' not one of scalar|avx2|avx512|amx; ignored", env);
     } else if (requested > best) {
       spdlog::warn("kernels: TERNSERVE_ISA={} not supported by this CPU; using {}", env,
                    IsaName(best));
@@ -143,6 +189,8 @@ const char* IsaName(Isa isa) {
       return "avx2";
     case Isa::kAvx512:
       return "avx512";
+    case Isa::kAmx:
+      return "amx";
   }
   return "unknown";
 }

@@ -28,6 +28,9 @@ constexpr int kStripRows = kStripBlocks * kRowBlock;
 // 6912-wide down projection (55 KB per token tile) ran ~30% slower per MAC. A GEMV streams each
 // row block whole instead (one contiguous read, which the prefetchers like best).
 constexpr int kGemmColumnChunks = 10;
+// Fewest tokens for the tile kernel (where the ISA has one): it unpacks every weight to a byte
+// first, which costs as much as the vector kernel's whole GEMV.
+constexpr int kTileMinTokens = 2;
 
 void CheckShapes(const TernaryMatrix& w, const QuantizedActivations& x, int ld_y) {
   if (x.n_cols != w.n_cols || x.n_cols_padded != w.n_cols_padded()) {
@@ -57,6 +60,25 @@ const int8_t* TileActivations(const QuantizedActivations& x) {
   return tiles.data();
 }
 
+// y rows [row0, row0 + n_rows) of tokens t0 .. t0 + n_tok - 1 from their raw dots (codes x
+// levels): dots[t * ld_dots + i] for token t0 + t and row row0 + i.
+void FinishRows(const TernaryMatrix& w, const QuantizedActivations& x, const int32_t* dots,
+                int ld_dots, int t0, int n_tok, int row0, int n_rows, float* y, int ld_y) {
+  const bool has_row_scale = !w.row_scale.empty();
+  for (int t = 0; t < n_tok; ++t) {
+    const int32_t sum_q = x.sum[t0 + t];
+    const float x_scale = x.scale[t0 + t];
+    const int32_t* dot_row = dots + static_cast<size_t>(t) * ld_dots;
+    float* y_row = y + static_cast<size_t>(t0 + t) * ld_y + row0;
+    for (int i = 0; i < n_rows; ++i) {
+      // codes are t + 1, so sum(code * q) - sum(q) = sum(t * q)
+      float v = internal::FinishDot(dot_row[i] - sum_q, x_scale, w.scale);
+      if (has_row_scale) v *= w.row_scale[row0 + i];
+      y_row[i] = v;
+    }
+  }
+}
+
 // One thread's share: row blocks [block_begin, block_end), all tokens; q_tiles from
 // TileActivations(x).
 void GemmRange(const internal::KernelTable& table, const TernaryMatrix& w,
@@ -68,7 +90,6 @@ void GemmRange(const internal::KernelTable& table, const TernaryMatrix& w,
   }
   const int n_chunks = w.n_cols_padded() / kChunkCols;
   const size_t block_bytes = internal::RowBlockBytes(n_chunks);
-  const bool has_row_scale = !w.row_scale.empty();
   for (int strip = block_begin; strip < block_end; strip += kStripBlocks) {
     const int n_blocks = std::min(kStripBlocks, block_end - strip);
     const int row0 = strip * kRowBlock;
@@ -85,19 +106,48 @@ void GemmRange(const internal::KernelTable& table, const TernaryMatrix& w,
                                static_cast<size_t>(c0) * n_tok * kChunkCols,
                            n_tok, dots.data(), kStripRows);
       }
-      for (int t = 0; t < n_tok; ++t) {
-        const int32_t sum_q = x.sum[t0 + t];
-        const float x_scale = x.scale[t0 + t];
-        const int32_t* dot_row = dots.data() + t * kStripRows;
-        float* y_row = y + static_cast<size_t>(t0 + t) * ld_y + row0;
-        for (int i = 0; i < n_rows; ++i) {
-          // codes are t + 1, so sum(code * q) - sum(q) = sum(t * q)
-          float v = internal::FinishDot(dot_row[i] - sum_q, x_scale, w.scale);
-          if (has_row_scale) v *= w.row_scale[row0 + i];
-          y_row[i] = v;
-        }
+      FinishRows(w, x, dots.data(), kStripRows, t0, n_tok, row0, n_rows, y, ld_y);
+    }
+  }
+}
+
+// The tile GEMM's activations (ternary_layout.h): x's levels as B tiles of 16 tokens.
+const int8_t* TileActivationsAmx(const QuantizedActivations& x) {
+  thread_local AlignedBuffer<int8_t> tiles;
+  const int n_slices = x.n_cols_padded / internal::kTileSliceCols;
+  const int n_groups = (x.n_tokens + internal::kTileRows - 1) / internal::kTileRows;
+  tiles.Resize(static_cast<size_t>(n_slices) * n_groups * internal::kTileBytes);  // zeros
+  for (int t = 0; t < x.n_tokens; ++t) {
+    const int8_t* row = x.q.data() + static_cast<size_t>(t) * x.n_cols_padded;
+    const int g = t / internal::kTileRows, lane = 4 * (t % internal::kTileRows);
+    for (int s = 0; s < n_slices; ++s) {
+      int8_t* tile = tiles.data() + (static_cast<size_t>(s) * n_groups + g) * internal::kTileBytes;
+      for (int j = 0; j < internal::kTileSliceCols / 4; ++j) {
+        std::memcpy(tile + j * internal::kTileBytesPerRow + lane,
+                    row + s * internal::kTileSliceCols + 4 * j, 4);
       }
     }
+  }
+  return tiles.data();
+}
+
+// GemmRange with the ISA's tile kernel: all tokens at once, strip by strip.
+void TileGemmRange(const internal::KernelTable& table, const TernaryMatrix& w,
+                   const QuantizedActivations& x, const int8_t* q_tiles, float* y, int ld_y,
+                   int block_begin, int block_end) {
+  thread_local AlignedBuffer<int32_t> dots;  // [n_tokens, kStripRows]
+  if (dots.size() < static_cast<size_t>(x.n_tokens) * kStripRows) {
+    dots.Resize(static_cast<size_t>(x.n_tokens) * kStripRows);
+  }
+  const int n_chunks = w.n_cols_padded() / kChunkCols;
+  const size_t block_bytes = internal::RowBlockBytes(n_chunks);
+  for (int strip = block_begin; strip < block_end; strip += kStripBlocks) {
+    const int n_blocks = std::min(kStripBlocks, block_end - strip);
+    const int row0 = strip * kRowBlock;
+    const int n_rows = std::min(n_blocks * kRowBlock, w.n_rows - row0);
+    table.ternary_tile_dots(w.packed.data() + strip * block_bytes, block_bytes, n_chunks,
+                            n_blocks, q_tiles, x.n_tokens, dots.data(), kStripRows);
+    FinishRows(w, x, dots.data(), kStripRows, 0, x.n_tokens, row0, n_rows, y, ld_y);
   }
 }
 
@@ -109,14 +159,20 @@ void TernaryGemm(const TernaryMatrix& w, const QuantizedActivations& x, float* y
   if (w.n_rows == 0 || x.n_tokens == 0) return;
   const internal::KernelTable& table = internal::ActiveTable();
   const int n_blocks = (w.n_rows + kRowBlock - 1) / kRowBlock;
-  const int8_t* q_tiles = TileActivations(x);
+  const bool tiles = table.ternary_tile_dots != nullptr && x.n_tokens >= kTileMinTokens;
+  const int8_t* q_tiles = tiles ? TileActivationsAmx(x) : TileActivations(x);
+  auto range = [&](int begin, int end) {
+    if (tiles) {
+      TileGemmRange(table, w, x, q_tiles, y, ld_y, begin, end);
+    } else {
+      GemmRange(table, w, x, q_tiles, y, ld_y, begin, end);
+    }
+  };
   if (pool == nullptr || pool->n_threads() == 1) {
-    GemmRange(table, w, x, q_tiles, y, ld_y, 0, n_blocks);
+    range(0, n_blocks);
     return;
   }
-  pool->ForEachPiece(n_blocks, kStripBlocks, [&](int begin, int end) {
-    GemmRange(table, w, x, q_tiles, y, ld_y, begin, end);
-  });
+  pool->ForEachPiece(n_blocks, kStripBlocks, range);
 }
 
 void TernaryGemmReference(const TernaryMatrix& w, const QuantizedActivations& x, float* y,

@@ -100,7 +100,7 @@ const VectorOps& VectorOpsFor(Isa isa) {
     ops.value_sum_q8 = avx512_ops::ValueSumQ8;
     return ops;
   }();
-  if (isa == Isa::kAvx512 && HasAvx512Vbmi()) return kAvx512;
+  if (isa >= Isa::kAvx512 && HasAvx512Vbmi()) return kAvx512;
   if (isa != Isa::kScalar) return kAvx2;
 #else
   (void)isa;

@@ -22,6 +22,12 @@ using TernaryDotsFn = void (*)(const uint8_t* blocks, size_t block_stride, int n
                                int n_blocks, const int8_t* q, int n_tok, int32_t* dots,
                                int ld_dots);
 
+// The same raw dots (codes x levels, no -sum(x)) for any number of tokens with AMX tiles, WRITTEN
+// to dots: q holds the tile activations of ternary_layout.h (n_tok tokens, n_chunks chunks).
+using TernaryTileDotsFn = void (*)(const uint8_t* blocks, size_t block_stride, int n_chunks,
+                                   int n_blocks, const int8_t* q, int n_tok, int32_t* dots,
+                                   int ld_dots);
+
 // F32/F16 head GEMV/GEMM over rows [row_begin, row_end): logits[t * ld_logits + r] =
 // dot(W[r], x[t]). w_data rows are `stride` elements (see head.h); x rows are `ld_x` floats,
 // zero padded to the row stride.
@@ -59,6 +65,7 @@ struct KernelTable {
   // Most tokens one head kernel call takes (<= kHeadTokenTile): a Q8/Q4 call reads its row
   // group once for all of them, so as many as the registers hold (AVX-512: 8, AVX2: 4).
   int head_token_tile;
+  TernaryTileDotsFn ternary_tile_dots;  // null where the ISA has no tiles
   AbsMaxFn abs_max;
   QuantizeRowFn quantize_row;
 };
@@ -87,5 +94,10 @@ TS_DECLARE_KERNELS(avx2)
 TS_DECLARE_KERNELS(avx512)
 
 #undef TS_DECLARE_KERNELS
+
+namespace amx {
+void TernaryTileDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
+                     const int8_t* q, int n_tok, int32_t* dots, int ld_dots);
+}  // namespace amx
 
 }  // namespace ts::kernels::internal

@@ -24,6 +24,19 @@ inline constexpr int kChunkBytes = 64;    // bytes per row per chunk
 inline constexpr int kRowBlock = 4;       // rows interleaved chunk by chunk
 inline constexpr int kMaxTokenTile = 8;   // most tokens one TernaryDots call handles
 
+// AMX tiles (the kAmx ISA's GEMM, x86/ternary_gemm_amx.cpp): every tile is 16 rows of 64 bytes.
+// A tile holds 16 weight rows' codes for a 64-column slice; a B tile a slice of 16 tokens'
+// levels, 4 consecutive columns per token side by side (the layout tdpbusd multiplies):
+//
+//   tile activations = [slice s][token group g][column quad j][token t % 16][4 bytes]
+//
+// byte ((s * n_groups + g) * 16 + j) * 64 + 4 * (t % 16) + i holds the level of token
+// t = 16 g + t % 16 at column 64 s + 4 j + i; tokens past the last are zeros.
+inline constexpr int kTileRows = 16;          // rows of a tile = tokens of a token group
+inline constexpr int kTileBytesPerRow = 64;
+inline constexpr int kTileBytes = kTileRows * kTileBytesPerRow;
+inline constexpr int kTileSliceCols = 64;     // columns one tile product adds up
+
 // Calls fn(std::integral_constant<int, n_tok>{}) for 2 <= n_tok <= kMaxTokenTile (nothing
 // otherwise), so an ISA's GEMM kernel is compiled once per tile width with unrolled token loops.
 template <class Fn>

@@ -16,6 +16,7 @@ inline std::vector<Isa> SupportedIsas() {
   std::vector<Isa> isas = {Isa::kScalar};
   if (DetectBestIsa() >= Isa::kAvx2) isas.push_back(Isa::kAvx2);
   if (DetectBestIsa() >= Isa::kAvx512) isas.push_back(Isa::kAvx512);
+  if (DetectBestIsa() >= Isa::kAmx) isas.push_back(Isa::kAmx);
   return isas;
 }
 
