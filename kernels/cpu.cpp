@@ -65,7 +65,7 @@ constexpr KernelTable kAvx512Table = {
 #if !defined(TS_EMULATE_AVX512)
 constexpr KernelTable kAmxTable = {
     Isa::kAmx,
-    internal::avx512::TernaryDots,
+    internal::avx512::TernaryDotsPrefetched,
     internal::avx512::HeadGemmF32,
     internal::avx512::HeadGemmF16,
     internal::avx512::HeadGroupQ8,

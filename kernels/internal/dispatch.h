@@ -95,6 +95,12 @@ TS_DECLARE_KERNELS(avx512)
 
 #undef TS_DECLARE_KERNELS
 
+namespace avx512 {
+// TernaryDots with a software prefetch in the GEMV (the kAmx table: Intel's cores want it).
+void TernaryDotsPrefetched(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
+                           const int8_t* q, int n_tok, int32_t* dots, int ld_dots);
+}  // namespace avx512
+
 namespace amx {
 void TernaryTileDots(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
                      const int8_t* q, int n_tok, int32_t* dots, int ld_dots);
