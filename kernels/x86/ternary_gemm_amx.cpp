@@ -47,13 +47,18 @@ TileConfig MakeConfig() {
 }
 
 // Writes the codes of chunk c of the group's rows (n_blocks <= kGroupBlocks row blocks; rows
-// past them are zeros) to out [field][kGroupRows][64].
+// past them are zeros) to out [field][kGroupRows][64], and prefetches chunk c + 1's words: the
+// group reads 8 row blocks side by side, 256 bytes of each per chunk, which the hardware
+// prefetchers follow poorly (one core, 6912 x 2560 from DRAM, 8 tokens: 780 -> 627 us; two or
+// four chunks ahead: 686 / 776; the next group's bytes in order instead: 747).
 void UnpackChunk(const uint8_t* group, size_t block_stride, int n_blocks, int c, uint8_t* out) {
   const __m512i mask = _mm512_set1_epi8(3);
   constexpr size_t kFieldBytes = static_cast<size_t>(kGroupRows) * kTileSliceCols;
   for (int i = 0; i < n_blocks * kRowBlock; ++i) {
     const uint8_t* word = group + (i / kRowBlock) * block_stride +
                           (static_cast<size_t>(c) * kRowBlock + i % kRowBlock) * kChunkBytes;
+    // Past the group's last chunk this is the next row block's first: a prefetch never faults.
+    _mm_prefetch(reinterpret_cast<const char*>(word + kRowBlock * kChunkBytes), _MM_HINT_T0);
     const __m512i w = _mm512_loadu_si512(word);
     uint8_t* row = out + static_cast<size_t>(i) * kTileSliceCols;
     _mm512_store_si512(row, _mm512_and_si512(w, mask));
