@@ -153,7 +153,7 @@ void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
     for (int pair = 4 * b; pair < 4 * b + 4; ++pair) {
       __m512i w0, w1;
       Steps::Load(group, pair, &w0, &w1);
-      if constexpr (T >= 1) {
+      if constexpr (T >= 2) {
         const uint8_t* ahead =
             group + static_cast<size_t>(pair) * Steps::kPairBytes + kPrefetchBytes;
         for (int line = 0; line < Steps::kPairBytes; line += 64) {
