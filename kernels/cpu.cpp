@@ -68,7 +68,7 @@ constexpr KernelTable kAmxTable = {
     internal::avx512::TernaryDotsPrefetched,
     internal::avx512::HeadGemmF32,
     internal::avx512::HeadGemmF16,
-    internal::avx512::HeadGroupQ8,
+    internal::avx512::HeadGroupQ8Prefetched,
     internal::avx512::HeadGroupQ4,
     internal::kHeadTokenTile,
     internal::amx::TernaryTileDots,

@@ -122,13 +122,14 @@ struct Q4Steps {
 // Several tokens read the weights once (up to 8 per pass) and prefetch them kPrefetchBytes
 // ahead: at ~13 cycles per 64-byte line (8 tokens) the hardware prefetchers alone let DRAM and
 // the multipliers take turns (8 tokens from DRAM 20.6 MACs/cycle, from L3 38). One token keeps
-// the hardware's pace: a software prefetch slowed it from 27 to 23 GB/s.
+// the hardware's pace on Zen 4 (a software prefetch slowed it from 27 to 23 GB/s); Intel's cores
+// want it there too (kPrefetchOne, the kAmx table's HeadGroupQ8Prefetched).
 //
 // The per-token arrays are indexed only in pack expansions over t (compile-time indices), which
 // GCC 12 compiles to tighter code than "#pragma GCC unroll" loops (64 tokens 37 -> 41 MACs/cycle).
 constexpr int kPrefetchBytes = 1024;
 
-template <class Steps, int T, int... t>
+template <class Steps, bool kPrefetchOne, int T, int... t>
 void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
                 const HeadActivations& x, int stride, float (*out)[kHeadRowGroup],
                 std::integer_sequence<int, t...>) {
@@ -153,7 +154,7 @@ void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
     for (int pair = 4 * b; pair < 4 * b + 4; ++pair) {
       __m512i w0, w1;
       Steps::Load(group, pair, &w0, &w1);
-      if constexpr (T >= 2) {
+      if constexpr (T >= 2 || kPrefetchOne) {
         const uint8_t* ahead =
             group + static_cast<size_t>(pair) * Steps::kPairBytes + kPrefetchBytes;
         for (int line = 0; line < Steps::kPairBytes; line += 64) {
@@ -175,12 +176,12 @@ void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
 }
 
 // One row group of a Q8 / Q4 head for n_tok (1..kHeadTokenTile) tokens.
-template <class Steps>
+template <class Steps, bool kPrefetchOne = false>
 void QuantGroupTokens(const uint8_t* group, const float* group_scales, int stride,
                       const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
   const int n_blocks = stride / kHeadQ8Block;
   WithCount<1, kHeadTokenTile>(n_tok, [&](auto tokens) {
-    QuantGroup<Steps, tokens()>(group, group_scales, n_blocks, x, stride, out,
+    QuantGroup<Steps, kPrefetchOne, tokens()>(group, group_scales, n_blocks, x, stride, out,
                                 std::make_integer_sequence<int, tokens()>{});
   });
 }
@@ -200,6 +201,11 @@ void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end,
 void HeadGroupQ8(const uint8_t* group, const float* group_scales, int stride,
                  const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
   QuantGroupTokens<Q8Steps>(group, group_scales, stride, x, n_tok, out);
+}
+
+void HeadGroupQ8Prefetched(const uint8_t* group, const float* group_scales, int stride,
+                           const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
+  QuantGroupTokens<Q8Steps, true>(group, group_scales, stride, x, n_tok, out);
 }
 
 void HeadGroupQ4(const uint8_t* group, const float* group_scales, int stride,
