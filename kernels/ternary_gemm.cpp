@@ -157,17 +157,35 @@ void TileGemmRange(const internal::KernelTable& table, const TernaryMatrix& w,
 
 void TernaryGemm(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int ld_y,
                  ThreadPool* pool) {
-  CheckShapes(w, x, ld_y);
-  if (w.n_rows == 0 || x.n_tokens == 0) return;
+  const TernaryGemmOutput output = {&w, y, ld_y};
+  TernaryGemmMany({&output, 1}, x, pool);
+}
+
+void TernaryGemmMany(std::span<const TernaryGemmOutput> outputs, const QuantizedActivations& x,
+                     ThreadPool* pool) {
+  // first_block[j]: where output j's row blocks start in the pieces all outputs are cut into.
+  std::vector<int> first_block(outputs.size() + 1, 0);
+  for (size_t j = 0; j < outputs.size(); ++j) {
+    CheckShapes(*outputs[j].w, x, outputs[j].ld_y);
+    first_block[j + 1] = first_block[j] + (outputs[j].w->n_rows + kRowBlock - 1) / kRowBlock;
+  }
+  const int n_blocks = first_block.back();
+  if (n_blocks == 0 || x.n_tokens == 0) return;
   const internal::KernelTable& table = internal::ActiveTable();
-  const int n_blocks = (w.n_rows + kRowBlock - 1) / kRowBlock;
   const bool tiles = table.ternary_tile_dots != nullptr && x.n_tokens >= kTileMinTokens;
   const int8_t* q_tiles = tiles ? TileActivationsAmx(x) : TileActivations(x);
+  // Blocks [begin, end) of the concatenation, output by output.
   auto range = [&](int begin, int end) {
-    if (tiles) {
-      TileGemmRange(table, w, x, q_tiles, y, ld_y, begin, end);
-    } else {
-      GemmRange(table, w, x, q_tiles, y, ld_y, begin, end);
+    for (size_t j = 0; j < outputs.size(); ++j) {
+      const int lo = std::max(begin, first_block[j]), hi = std::min(end, first_block[j + 1]);
+      if (lo >= hi) continue;
+      const TernaryGemmOutput& out = outputs[j];
+      const int b0 = lo - first_block[j], b1 = hi - first_block[j];
+      if (tiles) {
+        TileGemmRange(table, *out.w, x, q_tiles, out.y, out.ld_y, b0, b1);
+      } else {
+        GemmRange(table, *out.w, x, q_tiles, out.y, out.ld_y, b0, b1);
+      }
     }
   };
   if (pool == nullptr || pool->n_threads() == 1) {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "kernels/aligned_buffer.h"
@@ -39,6 +40,19 @@ int TernaryAt(const TernaryMatrix& w, int row, int col);
 // The int32 sums are exact and the final float math is shared, so every ISA gives bit-identical y.
 void TernaryGemm(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int ld_y,
                  ThreadPool* pool);
+
+// One product of TernaryGemmMany: y = W x into y with row stride ld_y (as TernaryGemm's).
+struct TernaryGemmOutput {
+  const TernaryMatrix* w;
+  float* y;
+  int ld_y;
+};
+
+// TernaryGemm for several matrices that take the same activations (q/k/v, gate/up), in one pass
+// of the pool: one wake-up instead of several, and each thread's weight stream runs on from one
+// matrix into the next. Same results as one TernaryGemm per output.
+void TernaryGemmMany(std::span<const TernaryGemmOutput> outputs, const QuantizedActivations& x,
+                     ThreadPool* pool);
 
 // Float activations, no quantization (tests and exact-architecture checks; not a hot path):
 // y[t * ld_y + r] = sum_c W[r][c] * x[t * ld_x + c] * scale * row_scale[r].

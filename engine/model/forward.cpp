@@ -31,14 +31,26 @@ ForwardPass::ForwardPass(const ModelConfig& config, const ModelWeights& weights,
 }
 
 void ForwardPass::Matmul(const kernels::TernaryMatrix& w, const float* x, int n_tokens, int ld_x, float* y,
-                         int ld_y, bool x_is_quantized) {
+                         int ld_y) {
   if (float_activations_) {
     kernels::TernaryGemmF32(w, x, n_tokens, ld_x, y, ld_y, pool_);
     return;
   }
   // Per-token absmax int8 (BitNet b1.58): the matmul sees exactly what training saw.
-  if (!x_is_quantized) kernels::QuantizeActivations(x, n_tokens, w.n_cols, ld_x, &quantized_);
+  kernels::QuantizeActivations(x, n_tokens, w.n_cols, ld_x, &quantized_);
   kernels::TernaryGemm(w, quantized_, y, ld_y, pool_);
+}
+
+void ForwardPass::MatmulMany(std::span<const kernels::TernaryGemmOutput> outputs, const float* x,
+                             int n_tokens, int ld_x) {
+  if (float_activations_) {
+    for (const kernels::TernaryGemmOutput& out : outputs) {
+      kernels::TernaryGemmF32(*out.w, x, n_tokens, ld_x, out.y, out.ld_y, pool_);
+    }
+    return;
+  }
+  kernels::QuantizeActivations(x, n_tokens, outputs[0].w->n_cols, ld_x, &quantized_);
+  kernels::TernaryGemmMany(outputs, quantized_, pool_);
 }
 
 void ForwardPass::ForEachToken(int n_tokens, const std::function<void(int)>& fn) {
@@ -95,9 +107,9 @@ void ForwardPass::Layer(int layer, std::span<const BatchToken> batch, kv::KvCach
 
   // Attention block: pre-norm, q/k/v from one quantized input, RoPE, attention over the cache.
   NormRows(x_.data(), lw.attn_norm.data(), n_tokens, d, norm_out_.data());
-  Matmul(lw.wq, norm_out_.data(), n_tokens, d, q_.data(), q_dim, false);
-  Matmul(lw.wk, norm_out_.data(), n_tokens, d, k_.data(), kv_dim, true);
-  Matmul(lw.wv, norm_out_.data(), n_tokens, d, v_.data(), kv_dim, true);
+  const kernels::TernaryGemmOutput qkv[] = {
+      {&lw.wq, q_.data(), q_dim}, {&lw.wk, k_.data(), kv_dim}, {&lw.wv, v_.data(), kv_dim}};
+  MatmulMany(qkv, norm_out_.data(), n_tokens, d);
   // RoPE and the (quantizing) cache writes touch distinct rows per token: split tokens over threads.
   ForEachToken(n_tokens, [&](int t) {
     const BatchToken& bt = batch[static_cast<size_t>(t)];
@@ -111,13 +123,14 @@ void ForwardPass::Layer(int layer, std::span<const BatchToken> batch, kv::KvCach
 
   // Sub-norm before the output projection, then the residual add.
   NormRows(attn_out_.data(), lw.attn_sub_norm.data(), n_tokens, q_dim, norm_out_.data());
-  Matmul(lw.wo, norm_out_.data(), n_tokens, q_dim, proj_out_.data(), d, false);
+  Matmul(lw.wo, norm_out_.data(), n_tokens, q_dim, proj_out_.data(), d);
   kernels::Add(x_.data(), proj_out_.data(), n_tokens * d);
 
   // FFN block: pre-norm, gate/up from one quantized input, act(gate) * up, sub-norm, down.
   NormRows(x_.data(), lw.ffn_norm.data(), n_tokens, d, norm_out_.data());
-  Matmul(lw.w_gate, norm_out_.data(), n_tokens, d, ffn_gate_.data(), n_ff, false);
-  Matmul(lw.w_up, norm_out_.data(), n_tokens, d, ffn_up_.data(), n_ff, true);
+  const kernels::TernaryGemmOutput gate_up[] = {{&lw.w_gate, ffn_gate_.data(), n_ff},
+                                                 {&lw.w_up, ffn_up_.data(), n_ff}};
+  MatmulMany(gate_up, norm_out_.data(), n_tokens, d);
   ForEachToken(n_tokens, [&](int t) {
     const size_t at = static_cast<size_t>(t) * n_ff;
     if (c_.ffn_act == FfnActivation::kSquaredRelu) {
@@ -127,7 +140,7 @@ void ForwardPass::Layer(int layer, std::span<const BatchToken> batch, kv::KvCach
     }
   });
   NormRows(ffn_act_.data(), lw.ffn_sub_norm.data(), n_tokens, n_ff, norm_out_.data());
-  Matmul(lw.w_down, norm_out_.data(), n_tokens, n_ff, proj_out_.data(), d, false);
+  Matmul(lw.w_down, norm_out_.data(), n_tokens, n_ff, proj_out_.data(), d);
   kernels::Add(x_.data(), proj_out_.data(), n_tokens * d);
 }
 

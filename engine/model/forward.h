@@ -13,6 +13,7 @@
 #include "engine/model/config.h"
 #include "engine/model/weights.h"
 #include "kernels/quantize.h"
+#include "kernels/ternary_gemm.h"
 #include "kernels/thread_pool.h"
 
 namespace ts::model {
@@ -45,9 +46,11 @@ class ForwardPass {
   void ForEachToken(int n_tokens, const std::function<void(int)>& fn);
   // out[t] = rmsnorm(x[t]) * weight for rows of n values (stride n), split over threads.
   void NormRows(const float* x, const float* weight, int n_tokens, int n, float* out);
-  // y[T, w.n_rows] = W x[T, w.n_cols]; quantizes x unless `x_is_quantized` (reuse for q/k/v, gate/up).
-  void Matmul(const kernels::TernaryMatrix& w, const float* x, int n_tokens, int ld_x, float* y, int ld_y,
-              bool x_is_quantized);
+  // y[T, w.n_rows] = W x[T, w.n_cols] (x quantized per token first).
+  void Matmul(const kernels::TernaryMatrix& w, const float* x, int n_tokens, int ld_x, float* y, int ld_y);
+  // Matmul for several matrices of one input (q/k/v, gate/up): x quantized once, one pool pass.
+  void MatmulMany(std::span<const kernels::TernaryGemmOutput> outputs, const float* x, int n_tokens,
+                  int ld_x);
 
   const ModelConfig& c_;
   const ModelWeights& w_;

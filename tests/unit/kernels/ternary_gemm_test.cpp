@@ -151,6 +151,43 @@ TEST(TernaryGemm, AllOnesWithMinimalActivationsDoesNotOverflow) {
   }
 }
 
+TEST(TernaryGemm, ManyMatchesOneByOne) {
+  // Row counts that leave pieces straddling two matrices, and a matrix smaller than a piece.
+  const int n_cols = 300;
+  const int row_counts[] = {70, 5, 130};
+  std::vector<TernaryMatrix> matrices;
+  uint32_t seed = 301;
+  for (int n_rows : row_counts) {
+    const std::vector<int8_t> trits = RandomTrits(static_cast<size_t>(n_rows) * n_cols, seed++);
+    matrices.push_back(PackTernary(trits.data(), n_rows, n_cols, 0.5f + static_cast<float>(seed % 3)));
+  }
+  ThreadPool pool(2);
+  for (int n_tokens : {1, 7, 20}) {
+    const std::vector<float> xf = RandomFloats(static_cast<size_t>(n_tokens) * n_cols, seed++);
+    QuantizedActivations x;
+    QuantizeActivations(xf.data(), n_tokens, n_cols, n_cols, &x);
+    for (Isa isa : SupportedIsas()) {
+      ScopedIsa scoped(isa);
+      for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        std::vector<std::vector<float>> want, got;
+        std::vector<TernaryGemmOutput> outputs;
+        for (const TernaryMatrix& w : matrices) {
+          want.emplace_back(static_cast<size_t>(n_tokens) * w.n_rows, -7.0f);
+          got.emplace_back(static_cast<size_t>(n_tokens) * w.n_rows, -7.0f);
+          TernaryGemm(w, x, want.back().data(), w.n_rows, nullptr);
+        }
+        for (size_t j = 0; j < matrices.size(); ++j) {
+          outputs.push_back({&matrices[j], got[j].data(), matrices[j].n_rows});
+        }
+        TernaryGemmMany(outputs, x, p);
+        for (size_t j = 0; j < matrices.size(); ++j) {
+          ASSERT_EQ(got[j], want[j]) << IsaName(isa) << " matrix " << j << " tokens " << n_tokens;
+        }
+      }
+    }
+  }
+}
+
 TEST(TernaryGemm, PackRejectsNonTernary) {
   std::vector<int8_t> trits = {0, 1, -1, 2};
   EXPECT_THROW(PackTernary(trits.data(), 1, 4, 1.0f), std::invalid_argument);
