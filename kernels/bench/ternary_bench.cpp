@@ -71,7 +71,6 @@ void TernaryArgs(benchmark::internal::Benchmark* b) {
     for (const auto& shape : shapes) {
       for (int isa : {0, 1, 2, 3}) {
         if (isa == 0 && tokens > 8) continue;  // scalar at 128 tokens takes seconds per call
-        if (isa == 3 && tokens == 1) continue;  // one token never takes the tiles
         b->Args({isa, shape[0], shape[1], tokens, tokens == 128 ? 0 : 1});
         if (tokens < 128) b->Args({isa, shape[0], shape[1], tokens, 0});
       }

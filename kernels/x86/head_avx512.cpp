@@ -122,14 +122,20 @@ struct Q4Steps {
 // Several tokens read the weights once (up to 8 per pass) and prefetch them kPrefetchBytes
 // ahead: at ~13 cycles per 64-byte line (8 tokens) the hardware prefetchers alone let DRAM and
 // the multipliers take turns (8 tokens from DRAM 20.6 MACs/cycle, from L3 38). One token keeps
-// the hardware's pace on Zen 4 (a software prefetch slowed it from 27 to 23 GB/s); Intel's cores
-// want it there too (kPrefetchOne, the kAmx table's HeadGroupQ8Prefetched).
+// the hardware's pace on Zen 4 (a software prefetch slowed it from 27 to 23 GB/s). Sapphire
+// Rapids wants more (kDeepPrefetch, the kAmx table's HeadGroupQ8Prefetched): the prefetch for
+// one token too, and a second one into L2 3 KB ahead (bench -t 1,2 --head q8, A B x3: 1 thread
+// 13.3-13.5 -> 13.6-13.8 tok/s for the first; then 14.1-14.4 -> 14.4-14.6, and 8 sequences
+// 128.7-129.5 -> 130.2-134.9 at 2 threads, for the second).
 //
 // The per-token arrays are indexed only in pack expansions over t (compile-time indices), which
 // GCC 12 compiles to tighter code than "#pragma GCC unroll" loops (64 tokens 37 -> 41 MACs/cycle).
 constexpr int kPrefetchBytes = 1024;
+// The kAmx variant's second prefetch, into L2, this much further ahead (3 KB in all, as the
+// ternary GEMV's).
+constexpr int kL2PrefetchExtraBytes = 2048;
 
-template <class Steps, bool kPrefetchOne, int T, int... t>
+template <class Steps, bool kDeepPrefetch, int T, int... t>
 void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
                 const HeadActivations& x, int stride, float (*out)[kHeadRowGroup],
                 std::integer_sequence<int, t...>) {
@@ -154,11 +160,15 @@ void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
     for (int pair = 4 * b; pair < 4 * b + 4; ++pair) {
       __m512i w0, w1;
       Steps::Load(group, pair, &w0, &w1);
-      if constexpr (T >= 2 || kPrefetchOne) {
+      if constexpr (T >= 2 || kDeepPrefetch) {
         const uint8_t* ahead =
             group + static_cast<size_t>(pair) * Steps::kPairBytes + kPrefetchBytes;
         for (int line = 0; line < Steps::kPairBytes; line += 64) {
           _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T0);
+          if constexpr (kDeepPrefetch) {
+            _mm_prefetch(reinterpret_cast<const char*>(ahead + kL2PrefetchExtraBytes + line),
+                         _MM_HINT_T1);
+          }
         }
       }
       (step(even[t], w0, xq[t] + pair * 8), ...);
@@ -176,12 +186,12 @@ void QuantGroup(const uint8_t* group, const float* group_scales, int n_blocks,
 }
 
 // One row group of a Q8 / Q4 head for n_tok (1..kHeadTokenTile) tokens.
-template <class Steps, bool kPrefetchOne = false>
+template <class Steps, bool kDeepPrefetch = false>
 void QuantGroupTokens(const uint8_t* group, const float* group_scales, int stride,
                       const HeadActivations& x, int n_tok, float (*out)[kHeadRowGroup]) {
   const int n_blocks = stride / kHeadQ8Block;
   WithCount<1, kHeadTokenTile>(n_tok, [&](auto tokens) {
-    QuantGroup<Steps, kPrefetchOne, tokens()>(group, group_scales, n_blocks, x, stride, out,
+    QuantGroup<Steps, kDeepPrefetch, tokens()>(group, group_scales, n_blocks, x, stride, out,
                                 std::make_integer_sequence<int, tokens()>{});
   });
 }
