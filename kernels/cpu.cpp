@@ -67,7 +67,7 @@ constexpr KernelTable kAmxTable = {
     Isa::kAmx,
     internal::avx512::TernaryDotsPrefetched,
     internal::avx512::HeadGemmF32,
-    internal::avx512::HeadGemmF16,
+    internal::avx512::HeadGemmF16Prefetched,
     internal::avx512::HeadGroupQ8Prefetched,
     internal::avx512::HeadGroupQ4,
     internal::kHeadTokenTile,

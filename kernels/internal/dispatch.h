@@ -99,6 +99,9 @@ namespace avx512 {
 // TernaryDots with a software prefetch in the GEMV (the kAmx table: Intel's cores want it).
 void TernaryDotsPrefetched(const uint8_t* blocks, size_t block_stride, int n_chunks, int n_blocks,
                            const int8_t* q, int n_tok, int32_t* dots, int ld_dots);
+// HeadGemmF16 with the same prefetches for one token (the kAmx table).
+void HeadGemmF16Prefetched(const void* w_data, int stride, int row_begin, int row_end,
+                           const float* x, int ld_x, int n_tok, float* logits, int ld_logits);
 // HeadGroupQ8 with a software prefetch for one token too and a second one into L2 (the kAmx
 // table, as above).
 void HeadGroupQ8Prefetched(const uint8_t* group, const float* group_scales, int stride,
