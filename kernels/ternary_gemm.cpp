@@ -147,8 +147,8 @@ void TileGemmRange(const internal::KernelTable& table, const TernaryMatrix& w,
     const int n_blocks = std::min(kStripBlocks, block_end - strip);
     const int row0 = strip * kRowBlock;
     const int n_rows = std::min(n_blocks * kRowBlock, w.n_rows - row0);
-    table.ternary_tile_dots(w.packed.data() + strip * block_bytes, block_bytes, n_chunks,
-                            n_blocks, q_tiles, x.n_tokens, dots.data(), kStripRows);
+    table.ternary_tile_dots(w.packed.data() + strip * block_bytes, block_bytes, n_chunks, n_blocks,
+                            q_tiles, x.n_tokens, dots.data(), kStripRows);
     FinishRows(w, x, dots.data(), kStripRows, 0, x.n_tokens, row0, n_rows, y, ld_y);
   }
 }

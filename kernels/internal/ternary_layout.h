@@ -32,10 +32,10 @@ inline constexpr int kMaxTokenTile = 8;   // most tokens one TernaryDots call ha
 //
 // byte ((s * n_groups + g) * 16 + j) * 64 + 4 * (t % 16) + i holds the level of token
 // t = 16 g + t % 16 at column 64 s + 4 j + i; tokens past the last are zeros.
-inline constexpr int kTileRows = 16;          // rows of a tile = tokens of a token group
+inline constexpr int kTileRows = 16;  // rows of a tile = tokens of a token group
 inline constexpr int kTileBytesPerRow = 64;
 inline constexpr int kTileBytes = kTileRows * kTileBytesPerRow;
-inline constexpr int kTileSliceCols = 64;     // columns one tile product adds up
+inline constexpr int kTileSliceCols = 64;  // columns one tile product adds up
 
 // Calls fn(std::integral_constant<int, n_tok>{}) for 2 <= n_tok <= kMaxTokenTile (nothing
 // otherwise), so an ISA's GEMM kernel is compiled once per tile width with unrolled token loops.

@@ -1,7 +1,9 @@
 // Head GEMV/GEMM kernels for AVX-512. F32/F16: one row stream for one token, blocks of 4 rows x
 // 2 tokens for several. Q8/Q4: int8 activations, vpdpbusd over row groups of 16
 // rows. Rows are a multiple of 64 columns and x is zero padded.
+#include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "kernels/head.h"
@@ -54,7 +56,7 @@ void FloatRowsGemv(const void* w_data, int stride, int row_begin, int row_end, c
   }
 }
 
-// Several tokens: R <= 4 rows x T <= 2 tokens per pass over whole rows, as in the AVX2 kernel:
+// F32, several tokens: R <= 4 rows x T <= 2 tokens per pass over whole rows, as in the AVX2 kernel:
 // two tokens of x stay in L1, each x vector feeds R FMAs and each weight vector T. (One row x 4
 // tokens loaded an x vector per FMA and ran at half the AVX2 kernel's speed on Zen 4.)
 template <class Loader, int kElementBytes, int R, int T>
@@ -89,13 +91,86 @@ void FloatBlock(const void* w_data, int stride, int r0, const float* x, int ld_x
   }
 }
 
-// One token: the GEMV; several: blocks of rows x token pairs.
+// F16, several tokens: 4 rows x kF16ChunkCols columns of weights are converted to f32 once, into
+// an L1 buffer, and then meet every token, 4 at a time (16 accumulators, kept across chunks in
+// `sums`), where FloatBlock converted each weight again for every pair of tokens (vcvtph2ps is
+// two uops on the FMA ports on Sapphire Rapids). One core, BM_HeadGemm f16, A B x2: 8 tokens
+// 24.9-25.4 -> 22.3-22.8 ms, 64 tokens 123-126 -> 115-119; bench -t 2 --head f16, A B x3: 8
+// sequences 84.6-85.3 -> 88.8-89.9 tok/s, 16 sequences 119.8-120.7 -> 120.6-127.6. Still far
+// from the FMA peak: the 8-token pass is bound by its DRAM stream, which a software prefetch
+// 2 KB ahead in the conversion slowed (22.5 -> 24.2 ms). Zen 4 not measured.
+constexpr int kF16ChunkCols = 512;
+
+// sums[t][i] += w[i][0 .. n_cols) x x[t * ld_x + 0 .. n_cols), per lane.
+template <int R, int T>
+void F16ChunkBlock(const float (*w)[kF16ChunkCols], int n_cols, const float* x, int ld_x,
+                   __m512 (*sums)[4]) {
+  __m512 acc[R][T];
+#pragma GCC unroll 4
+  for (int i = 0; i < R; ++i) {
+    for (int t = 0; t < T; ++t) acc[i][t] = sums[t][i];
+  }
+  for (int c = 0; c < n_cols; c += 16) {
+    __m512 wv[R];
+#pragma GCC unroll 4
+    for (int i = 0; i < R; ++i) wv[i] = _mm512_load_ps(w[i] + c);
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+      const __m512 xv = _mm512_loadu_ps(x + static_cast<size_t>(t) * ld_x + c);
+#pragma GCC unroll 4
+      for (int i = 0; i < R; ++i) acc[i][t] = _mm512_fmadd_ps(wv[i], xv, acc[i][t]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < R; ++i) {
+    for (int t = 0; t < T; ++t) sums[t][i] = acc[i][t];
+  }
+}
+
+void F16RowsGemm(const void* w_data, int stride, int row_begin, int row_end, const float* x,
+                 int ld_x, int n_tok, float* logits, int ld_logits) {
+  alignas(64) float w[4][kF16ChunkCols];
+  __m512 sums[kHeadTokenTile][4];  // [token][row]
+  for (int r0 = row_begin; r0 < row_end; r0 += 4) {
+    const int rows = std::min(4, row_end - r0);
+    for (int t = 0; t < n_tok; ++t) {
+      for (int i = 0; i < 4; ++i) sums[t][i] = _mm512_setzero_ps();
+    }
+    for (int c0 = 0; c0 < stride; c0 += kF16ChunkCols) {
+      const int n_cols = std::min(kF16ChunkCols, stride - c0);  // a multiple of 64
+      for (int i = 0; i < rows; ++i) {
+        const void* row =
+            static_cast<const uint16_t*>(w_data) + static_cast<size_t>(r0 + i) * stride;
+        for (int c = 0; c < n_cols; c += 16) _mm512_store_ps(w[i] + c, LoadF16::At(row, c0 + c));
+      }
+      for (int t0 = 0; t0 < n_tok; t0 += 4) {
+        WithCount<1, 4>(rows, [&](auto r) {
+          WithCount<1, 4>(std::min(4, n_tok - t0), [&](auto t) {
+            F16ChunkBlock<r(), t()>(w, n_cols, x + static_cast<size_t>(t0) * ld_x + c0, ld_x,
+                                    sums + t0);
+          });
+        });
+      }
+    }
+    for (int t = 0; t < n_tok; ++t) {
+      for (int i = 0; i < rows; ++i) {
+        logits[static_cast<size_t>(t) * ld_logits + r0 + i] = _mm512_reduce_add_ps(sums[t][i]);
+      }
+    }
+  }
+}
+
+// One token: the GEMV; several: blocks of rows x token pairs (F16: F16RowsGemm).
 template <class Loader, int kElementBytes, bool kDeepPrefetch = false>
 void FloatRows(const void* w_data, int stride, int row_begin, int row_end, const float* x,
                int ld_x, int n_tok, float* logits, int ld_logits) {
   if (n_tok == 1) {
     FloatRowsGemv<Loader, kElementBytes, kDeepPrefetch>(w_data, stride, row_begin, row_end, x,
                                                         logits);
+    return;
+  }
+  if constexpr (std::is_same_v<Loader, LoadF16>) {
+    F16RowsGemm(w_data, stride, row_begin, row_end, x, ld_x, n_tok, logits, ld_logits);
     return;
   }
   ForEachHeadBlock(row_begin, row_end, n_tok, [&](auto rows, auto tokens, int r0, int t0) {

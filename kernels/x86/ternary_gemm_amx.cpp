@@ -24,7 +24,7 @@ namespace {
 
 constexpr int kGroupBlocks = kTileRows / kRowBlock * 2;  // row blocks of 32 rows (two A tiles)
 constexpr int kGroupRows = kGroupBlocks * kRowBlock;
-constexpr int kFields = kChunkCols / kTileSliceCols;       // slices per packed chunk
+constexpr int kFields = kChunkCols / kTileSliceCols;  // slices per packed chunk
 // Bytes of one chunk's unpacked codes: [field][32 rows][64 columns].
 constexpr size_t kChunkCodeBytes = static_cast<size_t>(kFields) * kGroupRows * kTileSliceCols;
 

@@ -159,7 +159,8 @@ TEST(TernaryGemm, ManyMatchesOneByOne) {
   uint32_t seed = 301;
   for (int n_rows : row_counts) {
     const std::vector<int8_t> trits = RandomTrits(static_cast<size_t>(n_rows) * n_cols, seed++);
-    matrices.push_back(PackTernary(trits.data(), n_rows, n_cols, 0.5f + static_cast<float>(seed % 3)));
+    matrices.push_back(
+        PackTernary(trits.data(), n_rows, n_cols, 0.5f + static_cast<float>(seed % 3)));
   }
   ThreadPool pool(2);
   for (int n_tokens : {1, 7, 20}) {
