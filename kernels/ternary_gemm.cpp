@@ -163,24 +163,24 @@ void TernaryGemm(const TernaryMatrix& w, const QuantizedActivations& x, float* y
 
 void TernaryGemmMany(std::span<const TernaryGemmOutput> outputs, const QuantizedActivations& x,
                      ThreadPool* pool) {
-  // first_block[j]: where output j's row blocks start in the pieces all outputs are cut into.
-  std::vector<int> first_block(outputs.size() + 1, 0);
-  for (size_t j = 0; j < outputs.size(); ++j) {
-    CheckShapes(*outputs[j].w, x, outputs[j].ld_y);
-    first_block[j + 1] = first_block[j] + (outputs[j].w->n_rows + kRowBlock - 1) / kRowBlock;
+  auto blocks_of = [](const TernaryMatrix& w) { return (w.n_rows + kRowBlock - 1) / kRowBlock; };
+  int n_blocks = 0;  // the outputs' row blocks one after another, cut into pieces for the pool
+  for (const TernaryGemmOutput& out : outputs) {
+    CheckShapes(*out.w, x, out.ld_y);
+    n_blocks += blocks_of(*out.w);
   }
-  const int n_blocks = first_block.back();
   if (n_blocks == 0 || x.n_tokens == 0) return;
   const internal::KernelTable& table = internal::ActiveTable();
   const bool tiles = table.ternary_tile_dots != nullptr && x.n_tokens >= kTileMinTokens;
   const int8_t* q_tiles = tiles ? TileActivationsAmx(x) : TileActivations(x);
-  // Blocks [begin, end) of the concatenation, output by output.
+  // Blocks [begin, end) of that sequence, output by output.
   auto range = [&](int begin, int end) {
-    for (size_t j = 0; j < outputs.size(); ++j) {
-      const int lo = std::max(begin, first_block[j]), hi = std::min(end, first_block[j + 1]);
-      if (lo >= hi) continue;
-      const TernaryGemmOutput& out = outputs[j];
-      const int b0 = lo - first_block[j], b1 = hi - first_block[j];
+    int first = 0;  // the current output's first block in the sequence
+    for (const TernaryGemmOutput& out : outputs) {
+      const int n = blocks_of(*out.w);
+      const int b0 = std::max(begin, first) - first, b1 = std::min(end, first + n) - first;
+      first += n;
+      if (b0 >= b1) continue;
       if (tiles) {
         TileGemmRange(table, *out.w, x, q_tiles, out.y, out.ld_y, b0, b1);
       } else {

@@ -6,7 +6,8 @@
 // into a buffer first (A tiles: 16 rows x one 64-column slice; field k of a packed word is the
 // slice of columns 64k .. 64k + 63 of its chunk, see ternary_layout.h, so a shift and a mask
 // give a tile row). That costs the same for 1 token or 1000, so it pays once a few tokens
-// share it. The activations come in TileActivationLayout's B tiles, made once per call.
+// share it. The activations come as B tiles (the tile activations of ternary_layout.h), made once
+// per call.
 //
 // Tiles: C (int32 sums, 16 rows x 16 tokens) 0..3 for row half h and token group g at 2g + h;
 // A (codes) 4 and 5 for the two row halves; B (activations) 6 and 7 for the two token groups.
@@ -75,7 +76,7 @@ void UnpackChunk(const uint8_t* group, size_t block_stride, int n_blocks, int c,
 }
 
 // Adds chunk c's products to the C tiles of token groups g0 and (if two_groups) g0 + 1: codes
-// from UnpackChunk's layout, activations from TileActivationLayout's.
+// from UnpackChunk's layout, activations in ternary_layout.h's tile layout.
 void MultiplyChunk(const uint8_t* codes, const int8_t* q, int n_token_groups, int c, int g0,
                    bool two_groups) {
   constexpr size_t kHalfBytes = static_cast<size_t>(kTileRows) * kTileSliceCols;
