@@ -60,7 +60,7 @@ void BM_HeadGemm(benchmark::State& state) {
 }
 BENCHMARK(BM_HeadGemm)
     ->ArgNames({"isa", "type", "tokens"})
-    ->ArgsProduct({{1, 2}, {0, 1, 2, 3}, {1, 4, 8, 64}})
+    ->ArgsProduct({{1, 2, 3}, {0, 1, 2, 3}, {1, 4, 8, 64}})
     ->Args({0, 1, 1})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
