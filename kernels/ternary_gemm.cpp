@@ -81,6 +81,20 @@ void FinishRows(const TernaryMatrix& w, const QuantizedActivations& x, const int
   }
 }
 
+// Calls fn(strip, n_blocks, row0, n_rows) for each strip of up to kStripBlocks row blocks in w's
+// blocks [block_begin, block_end): strip points at its first block, whose first row is row0;
+// n_rows counts its rows inside the matrix.
+template <class Fn>
+void ForEachStrip(const TernaryMatrix& w, int block_begin, int block_end, Fn&& fn) {
+  const size_t block_bytes = internal::RowBlockBytes(w.n_cols_padded() / kChunkCols);
+  for (int b = block_begin; b < block_end; b += kStripBlocks) {
+    const int n_blocks = std::min(kStripBlocks, block_end - b);
+    const int row0 = b * kRowBlock;
+    fn(w.packed.data() + b * block_bytes, n_blocks, row0,
+       std::min(n_blocks * kRowBlock, w.n_rows - row0));
+  }
+}
+
 // One thread's share: row blocks [block_begin, block_end), all tokens; q_tiles from
 // TileActivations(x).
 void GemmRange(const internal::KernelTable& table, const TernaryMatrix& w,
@@ -92,25 +106,23 @@ void GemmRange(const internal::KernelTable& table, const TernaryMatrix& w,
   }
   const int n_chunks = w.n_cols_padded() / kChunkCols;
   const size_t block_bytes = internal::RowBlockBytes(n_chunks);
-  for (int strip = block_begin; strip < block_end; strip += kStripBlocks) {
-    const int n_blocks = std::min(kStripBlocks, block_end - strip);
-    const int row0 = strip * kRowBlock;
-    const int n_rows = std::min(n_blocks * kRowBlock, w.n_rows - row0);
+  auto strip_products = [&](const uint8_t* strip, int n_blocks, int row0, int n_rows) {
     for (int t0 = 0; t0 < x.n_tokens; t0 += kMaxTokenTile) {
       const int n_tok = std::min(kMaxTokenTile, x.n_tokens - t0);
       std::fill(dots.data(), dots.data() + static_cast<size_t>(n_tok) * kStripRows, 0);
       const int column_chunks = n_tok == 1 ? n_chunks : kGemmColumnChunks;
       for (int c0 = 0; c0 < n_chunks; c0 += column_chunks) {
         const int n_cols_chunks = std::min(column_chunks, n_chunks - c0);
-        table.ternary_dots(w.packed.data() + strip * block_bytes + internal::RowBlockBytes(c0),
-                           block_bytes, n_cols_chunks, n_blocks,
+        table.ternary_dots(strip + internal::RowBlockBytes(c0), block_bytes, n_cols_chunks,
+                           n_blocks,
                            q_tiles + static_cast<size_t>(t0) * x.n_cols_padded +
                                static_cast<size_t>(c0) * n_tok * kChunkCols,
                            n_tok, dots.data(), kStripRows);
       }
       FinishRows(w, x, dots.data(), kStripRows, t0, n_tok, row0, n_rows, y, ld_y);
     }
-  }
+  };
+  ForEachStrip(w, block_begin, block_end, strip_products);
 }
 
 // The tile GEMM's activations (ternary_layout.h): x's levels as B tiles of 16 tokens.
@@ -143,14 +155,12 @@ void TileGemmRange(const internal::KernelTable& table, const TernaryMatrix& w,
   }
   const int n_chunks = w.n_cols_padded() / kChunkCols;
   const size_t block_bytes = internal::RowBlockBytes(n_chunks);
-  for (int strip = block_begin; strip < block_end; strip += kStripBlocks) {
-    const int n_blocks = std::min(kStripBlocks, block_end - strip);
-    const int row0 = strip * kRowBlock;
-    const int n_rows = std::min(n_blocks * kRowBlock, w.n_rows - row0);
-    table.ternary_tile_dots(w.packed.data() + strip * block_bytes, block_bytes, n_chunks, n_blocks,
-                            q_tiles, x.n_tokens, dots.data(), kStripRows);
+  auto strip_products = [&](const uint8_t* strip, int n_blocks, int row0, int n_rows) {
+    table.ternary_tile_dots(strip, block_bytes, n_chunks, n_blocks, q_tiles, x.n_tokens,
+                            dots.data(), kStripRows);
     FinishRows(w, x, dots.data(), kStripRows, 0, x.n_tokens, row0, n_rows, y, ld_y);
-  }
+  };
+  ForEachStrip(w, block_begin, block_end, strip_products);
 }
 
 }  // namespace
@@ -221,7 +231,8 @@ void TernaryGemmF32(const TernaryMatrix& w, const float* x, int n_tokens, int ld
     for (int r = row_begin; r < row_end; ++r) {
       // Unpack the row's codes chunk by chunk (see ternary_layout.h) to -1 / 0 / +1.
       for (int c = 0; c < n_chunks; ++c) {
-        const size_t word = (static_cast<size_t>(r / kRowBlock) * n_chunks + c) * kRowBlock + r % kRowBlock;
+        const size_t word =
+            (static_cast<size_t>(r / kRowBlock) * n_chunks + c) * kRowBlock + r % kRowBlock;
         const uint8_t* bytes = w.packed.data() + word * kChunkBytes;
         for (int j = 0; j < kChunkBytes; ++j) {
           for (int k = 0; k < 4; ++k) {
