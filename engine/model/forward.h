@@ -47,7 +47,8 @@ class ForwardPass {
   // out[t] = rmsnorm(x[t]) * weight for rows of n values (stride n), split over threads.
   void NormRows(const float* x, const float* weight, int n_tokens, int n, float* out);
   // y[T, w.n_rows] = W x[T, w.n_cols] (x quantized per token first).
-  void Matmul(const kernels::TernaryMatrix& w, const float* x, int n_tokens, int ld_x, float* y, int ld_y);
+  void Matmul(const kernels::TernaryMatrix& w, const float* x, int n_tokens, int ld_x, float* y,
+              int ld_y);
   // Matmul for several matrices of one input (q/k/v, gate/up): x quantized once, one pool pass.
   void MatmulMany(std::span<const kernels::TernaryGemmOutput> outputs, const float* x, int n_tokens,
                   int ld_x);

@@ -1,6 +1,7 @@
-// Head GEMV/GEMM kernels for AVX-512. F32/F16: one row stream for one token, blocks of 4 rows x
-// 2 tokens for several. Q8/Q4: int8 activations, vpdpbusd over row groups of 16
-// rows. Rows are a multiple of 64 columns and x is zero padded.
+// Head GEMV/GEMM kernels for AVX-512. F32/F16: one row stream for one token; for several, F32 in
+// blocks of 4 rows x 2 tokens, F16 converted once per 4 x 512 block for all tokens. Q8/Q4: int8
+// activations, vpdpbusd over row groups of 16 rows. Rows are a multiple of 64 columns and x is
+// zero padded.
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -56,9 +57,9 @@ void FloatRowsGemv(const void* w_data, int stride, int row_begin, int row_end, c
   }
 }
 
-// F32, several tokens: R <= 4 rows x T <= 2 tokens per pass over whole rows, as in the AVX2 kernel:
-// two tokens of x stay in L1, each x vector feeds R FMAs and each weight vector T. (One row x 4
-// tokens loaded an x vector per FMA and ran at half the AVX2 kernel's speed on Zen 4.)
+// F32, several tokens: R <= 4 rows x T <= 2 tokens per pass over whole rows, as in the AVX2
+// kernel: two tokens of x stay in L1, each x vector feeds R FMAs and each weight vector T. (One
+// row x 4 tokens loaded an x vector per FMA and ran at half the AVX2 kernel's speed on Zen 4.)
 template <class Loader, int kElementBytes, int R, int T>
 void FloatBlock(const void* w_data, int stride, int r0, const float* x, int ld_x, float* logits,
                 int ld_logits) {

@@ -113,7 +113,9 @@ TEST(Head, AllTypesAllIsasMatchReference) {
     for (int n_rows : {1, 3, 33, 100}) {
       for (int n_cols : {1, 31, 64, 100, 2560}) {
         // 17: more than two token tiles of every ISA.
-        for (int n_tokens : {1, 2, 5, 8, 11, 17}) CheckShape(type, n_rows, n_cols, n_tokens, seed++);
+        for (int n_tokens : {1, 2, 5, 8, 11, 17}) {
+          CheckShape(type, n_rows, n_cols, n_tokens, seed++);
+        }
       }
     }
     CheckShape(type, 300, 200, 3, seed++);  // rows in more than one piece of a thread
