@@ -23,8 +23,8 @@ struct LoadF32 {
 };
 struct LoadF16 {
   static __m512 At(const void* row, int c) {
-    return _mm512_cvtph_ps(_mm256_load_si256(
-        reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(row) + c)));
+    return _mm512_cvtph_ps(
+        _mm256_load_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(row) + c)));
   }
 };
 
@@ -39,8 +39,8 @@ template <class Loader, int kElementBytes, bool kDeepPrefetch = false>
 void FloatRowsGemv(const void* w_data, int stride, int row_begin, int row_end, const float* x,
                    float* logits) {
   for (int r = row_begin; r < row_end; ++r) {
-    const void* row = static_cast<const uint8_t*>(w_data) +
-                      static_cast<size_t>(r) * stride * kElementBytes;
+    const void* row =
+        static_cast<const uint8_t*>(w_data) + static_cast<size_t>(r) * stride * kElementBytes;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     for (int c = 0; c < stride; c += 32) {
       if constexpr (kDeepPrefetch) {  // rows are contiguous: this runs on into the next ones
@@ -66,7 +66,8 @@ void FloatBlock(const void* w_data, int stride, int r0, const float* x, int ld_x
   const uint8_t* rows[R];
 #pragma GCC unroll 4
   for (int i = 0; i < R; ++i) {
-    rows[i] = static_cast<const uint8_t*>(w_data) + static_cast<size_t>(r0 + i) * stride * kElementBytes;
+    rows[i] =
+        static_cast<const uint8_t*>(w_data) + static_cast<size_t>(r0 + i) * stride * kElementBytes;
   }
   __m512 acc[R][T];
 #pragma GCC unroll 4
@@ -97,21 +98,41 @@ void FloatBlock(const void* w_data, int stride, int r0, const float* x, int ld_x
 // `sums`), where FloatBlock converted each weight again for every pair of tokens (vcvtph2ps is
 // two uops on the FMA ports on Sapphire Rapids). One core, BM_HeadGemm f16, A B x2: 8 tokens
 // 24.9-25.4 -> 22.3-22.8 ms, 64 tokens 123-126 -> 115-119; bench -t 2 --head f16, A B x3: 8
-// sequences 84.6-85.3 -> 88.8-89.9 tok/s, 16 sequences 119.8-120.7 -> 120.6-127.6. Still far
-// from the FMA peak: the 8-token pass is bound by its DRAM stream, which a software prefetch
-// 2 KB ahead in the conversion slowed (22.5 -> 24.2 ms). Zen 4 not measured.
+// sequences 84.6-85.3 -> 88.8-89.9 tok/s, 16 sequences 119.8-120.7 -> 120.6-127.6.
+//
+// The conversion then waited on DRAM for 60% of the time (perf), the FMAs' time passing with no
+// read in flight: the next chunk's lines are prefetched a few per FMA step (ChunkPrefetch), so
+// that they arrive while the FMAs run. One core, 8 tokens, A B: 21.5-22.0 -> 18.4-18.7 ms, 4
+// tokens 17.1 -> 15.5; bench -t 2 --head f16 -b 8: 91.9-92.4 -> 100.7-100.8 tok/s. Prefetches
+// in the conversion instead, one or more chunks ahead (into L1 or L2), or two chunks ahead in
+// the FMA steps, gained less (20.3-22 ms). Zen 4 not measured.
 constexpr int kF16ChunkCols = 512;
+
+// The lines of the chunk after the current one (in F16RowsGemm's order), handed out a few per
+// FMA step of F16ChunkBlock.
+struct ChunkPrefetch {
+  static constexpr int kMaxLines = 4 * kF16ChunkCols * 2 / 64;
+  const char* lines[kMaxLines];
+  int n_lines = 0;
+  int next = 0;
+  int per_step = 0;
+
+  void Step() {
+    for (int k = 0; k < per_step && next < n_lines; ++k) _mm_prefetch(lines[next++], _MM_HINT_T0);
+  }
+};
 
 // sums[t][i] += w[i][0 .. n_cols) x x[t * ld_x + 0 .. n_cols), per lane.
 template <int R, int T>
 void F16ChunkBlock(const float (*w)[kF16ChunkCols], int n_cols, const float* x, int ld_x,
-                   __m512 (*sums)[4]) {
+                   __m512 (*sums)[4], ChunkPrefetch& prefetch) {
   __m512 acc[R][T];
 #pragma GCC unroll 4
   for (int i = 0; i < R; ++i) {
     for (int t = 0; t < T; ++t) acc[i][t] = sums[t][i];
   }
   for (int c = 0; c < n_cols; c += 16) {
+    prefetch.Step();
     __m512 wv[R];
 #pragma GCC unroll 4
     for (int i = 0; i < R; ++i) wv[i] = _mm512_load_ps(w[i] + c);
@@ -128,10 +149,34 @@ void F16ChunkBlock(const float (*w)[kF16ChunkCols], int n_cols, const float* x, 
   }
 }
 
+// Fills `prefetch` with the lines of the chunk after (r0, c0): the same rows' next columns, or
+// the next 4 rows' first (none past row_end), spread over the FMA steps of n_tok tokens.
+void PlanChunkPrefetch(const uint16_t* w_data, int stride, int row_end, int r0, int c0, int n_tok,
+                       ChunkPrefetch* prefetch) {
+  int next_c0 = c0 + kF16ChunkCols;
+  if (next_c0 >= stride) {
+    next_c0 = 0;
+    r0 += 4;
+  }
+  const int n_cols = std::min(kF16ChunkCols, stride - next_c0);
+  prefetch->n_lines = 0;
+  prefetch->next = 0;
+  for (int r = r0; r < std::min(r0 + 4, row_end); ++r) {
+    const char* at =
+        reinterpret_cast<const char*>(w_data + static_cast<size_t>(r) * stride + next_c0);
+    for (int byte = 0; byte < n_cols * 2; byte += 64)
+      prefetch->lines[prefetch->n_lines++] = at + byte;
+  }
+  const int steps = std::min(kF16ChunkCols, stride - c0) / 16 * ((n_tok + 3) / 4);
+  prefetch->per_step = (prefetch->n_lines + steps - 1) / steps;
+}
+
 void F16RowsGemm(const void* w_data, int stride, int row_begin, int row_end, const float* x,
                  int ld_x, int n_tok, float* logits, int ld_logits) {
+  const auto* w_f16 = static_cast<const uint16_t*>(w_data);
   alignas(64) float w[4][kF16ChunkCols];
   __m512 sums[kHeadTokenTile][4];  // [token][row]
+  ChunkPrefetch prefetch;
   for (int r0 = row_begin; r0 < row_end; r0 += 4) {
     const int rows = std::min(4, row_end - r0);
     for (int t = 0; t < n_tok; ++t) {
@@ -140,15 +185,15 @@ void F16RowsGemm(const void* w_data, int stride, int row_begin, int row_end, con
     for (int c0 = 0; c0 < stride; c0 += kF16ChunkCols) {
       const int n_cols = std::min(kF16ChunkCols, stride - c0);  // a multiple of 64
       for (int i = 0; i < rows; ++i) {
-        const void* row =
-            static_cast<const uint16_t*>(w_data) + static_cast<size_t>(r0 + i) * stride;
+        const void* row = w_f16 + static_cast<size_t>(r0 + i) * stride;
         for (int c = 0; c < n_cols; c += 16) _mm512_store_ps(w[i] + c, LoadF16::At(row, c0 + c));
       }
+      PlanChunkPrefetch(w_f16, stride, row_end, r0, c0, n_tok, &prefetch);
       for (int t0 = 0; t0 < n_tok; t0 += 4) {
         WithCount<1, 4>(rows, [&](auto r) {
           WithCount<1, 4>(std::min(4, n_tok - t0), [&](auto t) {
             F16ChunkBlock<r(), t()>(w, n_cols, x + static_cast<size_t>(t0) * ld_x + c0, ld_x,
-                                    sums + t0);
+                                    sums + t0, prefetch);
           });
         });
       }
@@ -163,8 +208,8 @@ void F16RowsGemm(const void* w_data, int stride, int row_begin, int row_end, con
 
 // One token: the GEMV; several: blocks of rows x token pairs (F16: F16RowsGemm).
 template <class Loader, int kElementBytes, bool kDeepPrefetch = false>
-void FloatRows(const void* w_data, int stride, int row_begin, int row_end, const float* x,
-               int ld_x, int n_tok, float* logits, int ld_logits) {
+void FloatRows(const void* w_data, int stride, int row_begin, int row_end, const float* x, int ld_x,
+               int n_tok, float* logits, int ld_logits) {
   if (n_tok == 1) {
     FloatRowsGemv<Loader, kElementBytes, kDeepPrefetch>(w_data, stride, row_begin, row_end, x,
                                                         logits);
@@ -281,19 +326,19 @@ void QuantGroupTokens(const uint8_t* group, const float* group_scales, int strid
   const int n_blocks = stride / kHeadQ8Block;
   WithCount<1, kHeadTokenTile>(n_tok, [&](auto tokens) {
     QuantGroup<Steps, kDeepPrefetch, tokens()>(group, group_scales, n_blocks, x, stride, out,
-                                std::make_integer_sequence<int, tokens()>{});
+                                               std::make_integer_sequence<int, tokens()>{});
   });
 }
 
 }  // namespace
 
-void HeadGemmF32(const void* w_data, int stride, int row_begin, int row_end,
-                 const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
+void HeadGemmF32(const void* w_data, int stride, int row_begin, int row_end, const float* x,
+                 int ld_x, int n_tok, float* logits, int ld_logits) {
   FloatRows<LoadF32, 4>(w_data, stride, row_begin, row_end, x, ld_x, n_tok, logits, ld_logits);
 }
 
-void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end,
-                 const float* x, int ld_x, int n_tok, float* logits, int ld_logits) {
+void HeadGemmF16(const void* w_data, int stride, int row_begin, int row_end, const float* x,
+                 int ld_x, int n_tok, float* logits, int ld_logits) {
   FloatRows<LoadF16, 2>(w_data, stride, row_begin, row_end, x, ld_x, n_tok, logits, ld_logits);
 }
 
