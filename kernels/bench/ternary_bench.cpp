@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/aligned_buffer.h"
 #include "kernels/bench/bench_util.h"
 #include "kernels/quantize.h"
 #include "kernels/ternary_gemm.h"
@@ -117,7 +118,7 @@ BENCHMARK(BM_PoolRun)->UseRealTime();
 // Achievable read bandwidth with the same pool: the yardstick for the GEMV GB/s numbers.
 void BM_MemoryRead(benchmark::State& state) {
   const size_t n = kColdBytes / sizeof(uint64_t);
-  std::vector<uint64_t> data(n, 1);
+  AlignedBuffer<uint64_t> data(n);  // huge pages, as the weights and ternserve-cli bench's probe
   ThreadPool& pool = BenchPool();
   std::vector<uint64_t> sums(static_cast<size_t>(pool.n_threads()));
   for (auto _ : state) {
