@@ -164,8 +164,9 @@ void PlanChunkPrefetch(const uint16_t* w_data, int stride, int row_end, int r0, 
   for (int r = r0; r < std::min(r0 + 4, row_end); ++r) {
     const char* at =
         reinterpret_cast<const char*>(w_data + static_cast<size_t>(r) * stride + next_c0);
-    for (int byte = 0; byte < n_cols * 2; byte += 64)
+    for (int byte = 0; byte < n_cols * 2; byte += 64) {
       prefetch->lines[prefetch->n_lines++] = at + byte;
+    }
   }
   const int steps = std::min(kF16ChunkCols, stride - c0) / 16 * ((n_tok + 3) / 4);
   prefetch->per_step = (prefetch->n_lines + steps - 1) / steps;
