@@ -1,5 +1,6 @@
-// AlignedBuffer<T>: a 64-byte aligned, move-only owning array of trivially copyable T.
-// Does not construct or destroy elements; Resize() zero-fills. Copying is explicit (Copy()).
+// AlignedBuffer<T>: a 64-byte aligned, move-only array of trivially copyable T that owns its
+// memory (or borrows an arena's). Does not construct or destroy elements;
+// Resize() zero-fills. Copying is explicit (Copy()).
 #pragma once
 
 #include <cstddef>
@@ -39,17 +40,20 @@ class AlignedBuffer {
   AlignedBuffer() = default;
   // Returns a zero-filled buffer of n elements.
   explicit AlignedBuffer(size_t n) { Resize(n); }
-  ~AlignedBuffer() { std::free(data_); }
+  ~AlignedBuffer() { Release(); }
 
   AlignedBuffer(AlignedBuffer&& other) noexcept
-      : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)),
-        capacity_(std::exchange(other.capacity_, 0)) {}
+      : data_(std::exchange(other.data_, nullptr)),
+        size_(std::exchange(other.size_, 0)),
+        capacity_(std::exchange(other.capacity_, 0)),
+        owned_(std::exchange(other.owned_, true)) {}
   AlignedBuffer& operator=(AlignedBuffer&& other) noexcept {
     if (this != &other) {
-      std::free(data_);
+      Release();
       data_ = std::exchange(other.data_, nullptr);
       size_ = std::exchange(other.size_, 0);
       capacity_ = std::exchange(other.capacity_, 0);
+      owned_ = std::exchange(other.owned_, true);
     }
     return *this;
   }
@@ -83,17 +87,33 @@ class AlignedBuffer {
       const size_t bytes = (n * sizeof(T) + kBufferAlignBytes - 1) / kBufferAlignBytes * kBufferAlignBytes;
       void* p = AllocateAligned(bytes);
       if (p == nullptr) throw std::bad_alloc();
-      std::free(data_);
+      Release();
       data_ = static_cast<T*>(p);
       capacity_ = bytes / sizeof(T);
+      owned_ = true;
     }
     size_ = n;
   }
 
+  // Makes the buffer n elements of `memory` (64-byte aligned, owned by something that outlives
+  // this buffer and whatever it is moved into: a MemoryArena), with the values found there, and
+  // frees the buffer's own memory.
+  void Borrow(T* memory, size_t n) {
+    Release();
+    data_ = memory;
+    size_ = capacity_ = n;
+    owned_ = false;
+  }
+
  private:
+  void Release() {
+    if (owned_) std::free(data_);
+  }
+
   T* data_ = nullptr;
   size_t size_ = 0;
   size_t capacity_ = 0;
+  bool owned_ = true;  // false: data_ is borrowed, never freed here
 };
 
 }  // namespace ts::kernels

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/aligned_buffer.h"
+#include "kernels/memory_arena.h"
 #include "kernels/quantize.h"
 #include "kernels/thread_pool.h"
 
@@ -27,9 +28,11 @@ struct TernaryMatrix {
   int n_cols_padded() const;
 };
 
-// Returns W packed from trits [n_rows, n_cols] row-major with values -1, 0, +1.
+// Returns W packed from trits [n_rows, n_cols] row-major with values -1, 0, +1, its codes in
+// memory taken from `memory` when given (which must then outlive the matrix), else its own.
 // Throws std::invalid_argument on any other value or a negative shape.
-TernaryMatrix PackTernary(const int8_t* trits, int n_rows, int n_cols, float scale);
+TernaryMatrix PackTernary(const int8_t* trits, int n_rows, int n_cols, float scale,
+                          MemoryArena* memory = nullptr);
 
 // Returns trit (row, col) of a packed matrix (for tests and debugging).
 int TernaryAt(const TernaryMatrix& w, int row, int col);

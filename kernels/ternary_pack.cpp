@@ -18,7 +18,8 @@ int TernaryMatrix::n_cols_padded() const {
   return (cols + kTernaryColAlign - 1) / kTernaryColAlign * kTernaryColAlign;
 }
 
-TernaryMatrix PackTernary(const int8_t* trits, int n_rows, int n_cols, float scale) {
+TernaryMatrix PackTernary(const int8_t* trits, int n_rows, int n_cols, float scale,
+                          MemoryArena* memory) {
   if (n_rows < 0 || n_cols < 0) throw std::invalid_argument("PackTernary: negative shape");
   TernaryMatrix w;
   w.n_rows = n_rows;
@@ -26,7 +27,12 @@ TernaryMatrix PackTernary(const int8_t* trits, int n_rows, int n_cols, float sca
   w.scale = scale;
   const int n_chunks = w.n_cols_padded() / kChunkCols;
   const int n_blocks = (n_rows + kRowBlock - 1) / kRowBlock;
-  w.packed.Resize(static_cast<size_t>(n_blocks) * internal::RowBlockBytes(n_chunks));
+  const size_t n_bytes = static_cast<size_t>(n_blocks) * internal::RowBlockBytes(n_chunks);
+  if (memory != nullptr) {
+    ResizeInArena(w.packed, n_bytes, *memory);
+  } else {
+    w.packed.Resize(n_bytes);
+  }
   uint8_t* out = w.packed.data();
   // One 64-byte word per (row, chunk), built in a register-friendly loop (a 2B model packs ~2
   // billion weights at load). Columns past n_cols get code 1 (weight 0). A value outside

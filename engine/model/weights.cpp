@@ -13,7 +13,10 @@ namespace {
 
 class Loader {
  public:
-  Loader(const gguf::GgufFile& file, const ModelConfig& config) : file_(file), config_(config) {}
+  // Ternary codes go to ternary_memory, in the order they are loaded.
+  Loader(const gguf::GgufFile& file, const ModelConfig& config,
+         kernels::MemoryArena& ternary_memory)
+      : file_(file), config_(config), ternary_memory_(ternary_memory) {}
 
   const gguf::TensorInfo& Require(const std::string& name, std::vector<uint64_t> dims) const {
     const gguf::TensorInfo* t = file_.FindTensor(name);
@@ -44,7 +47,8 @@ class Loader {
       if (s->n_elements != 1) throw std::runtime_error("tensor '" + s->name + "' must hold one value");
       scale *= DecodeFloat(*s, file_.TensorData(*s))[0];
     }
-    kernels::TernaryMatrix m = kernels::PackTernary(d.trits.data(), n_rows, n_cols, scale);
+    kernels::TernaryMatrix m =
+        kernels::PackTernary(d.trits.data(), n_rows, n_cols, scale, &ternary_memory_);
     m.row_scale = std::move(d.row_scale);
     file_.ReleaseTensorPages(t);
     return m;
@@ -88,6 +92,7 @@ class Loader {
 
   const gguf::GgufFile& file_;
   const ModelConfig& config_;
+  kernels::MemoryArena& ternary_memory_;
 };
 
 }  // namespace
@@ -145,8 +150,12 @@ size_t ModelWeights::total_bytes() const {
 }
 
 ModelWeights LoadWeights(const gguf::GgufFile& file, const ModelConfig& c, HeadPrecision head) {
-  Loader load(file, c);
   ModelWeights w;
+  // One run of huge pages for all ternary matrices, in reading order (layers load in forward
+  // order): decode then streams the small attention matrices from huge pages too, not each from
+  // 4 KB pages of its own (2B-4T, 2 threads, q8 head: 28.0-28.5 -> 28.9-29.3 tok/s).
+  w.ternary_memory = std::make_unique<kernels::MemoryArena>();
+  Loader load(file, c, *w.ternary_memory);
   w.token_embd = load.Head("token_embd.weight", head);
   if (file.FindTensor("output.weight")) w.output = load.Head("output.weight", head);
   w.output_norm = load.Norm("output_norm.weight", c.d_model);

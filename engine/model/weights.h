@@ -4,12 +4,14 @@
 // never depends on file-backed pages the kernel may evict.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/gguf/gguf.h"
 #include "engine/model/config.h"
 #include "kernels/head.h"
+#include "kernels/memory_arena.h"
 #include "kernels/ternary_gemm.h"
 
 namespace ts::model {
@@ -38,6 +40,9 @@ struct LayerWeights {
 };
 
 struct ModelWeights {
+  // Holds every layer's packed ternary codes, in the order a forward pass reads them. Declared
+  // first so it is destroyed last: the matrices below borrow its memory.
+  std::unique_ptr<kernels::MemoryArena> ternary_memory;
   kernels::HeadMatrix token_embd;    // [n_vocab, d_model]; also the output head when tied
   kernels::HeadMatrix output;        // [n_vocab, d_model]; empty (n_rows == 0) when tied
   std::vector<float> output_norm;    // [d_model]
