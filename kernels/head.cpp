@@ -50,7 +50,7 @@ HeadMatrix Allocate(int n_rows, int n_cols, HeadType type) {
   w.data.Resize(stored_rows * RowBytes(type, w.stride()));
   if (HasScales(type)) {
     std::memset(w.data.data(), type == HeadType::kQ8 ? 0x80 : 0x88, w.data.size());
-    w.scales.assign(stored_rows * (w.stride() / kHeadQ8Block), 0.0f);
+    w.scales.Resize(stored_rows * (w.stride() / kHeadQ8Block));
   }
   return w;
 }
