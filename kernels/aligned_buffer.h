@@ -1,6 +1,6 @@
 // AlignedBuffer<T>: a 64-byte aligned, move-only array of trivially copyable T that owns its
-// memory (or borrows an arena's). Does not construct or destroy elements;
-// Resize() zero-fills. Copying is explicit (Copy()).
+// memory (or borrows an arena's: Borrow). Does not construct or destroy elements; Resize()
+// zero-fills. Copying is explicit (Copy()).
 #pragma once
 
 #include <cstddef>

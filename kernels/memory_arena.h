@@ -38,6 +38,10 @@ class MemoryArena {
 // Sets buf to n zeros in memory taken from arena (buf borrows it: see AlignedBuffer::Borrow).
 template <class T>
 void ResizeInArena(AlignedBuffer<T>& buf, size_t n, MemoryArena& arena) {
+  if (n == 0) {
+    buf.Resize(0);
+    return;
+  }
   void* memory = arena.Take(n * sizeof(T));
   std::memset(memory, 0, n * sizeof(T));
   buf.Borrow(static_cast<T*>(memory), n);

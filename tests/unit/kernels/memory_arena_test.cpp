@@ -64,6 +64,10 @@ TEST(MemoryArena, PackedTernaryInArenaEqualsOwnMemory) {
   ASSERT_EQ(borrowed.packed.size(), own.packed.size());
   EXPECT_EQ(arena.bytes_taken(), (own.packed.size() + 63) / 64 * 64);
   for (size_t i = 0; i < own.packed.size(); ++i) ASSERT_EQ(borrowed.packed[i], own.packed[i]) << i;
+  // An empty matrix takes nothing from the arena.
+  const TernaryMatrix empty = PackTernary(trits.data(), 0, n_cols, 0.5f, &arena);
+  EXPECT_TRUE(empty.packed.empty());
+  EXPECT_EQ(arena.bytes_taken(), (own.packed.size() + 63) / 64 * 64);
 }
 
 }  // namespace
