@@ -133,33 +133,13 @@ void BM_Base3Gemv(benchmark::State& state) {
   }
   std::vector<int32_t> dots(static_cast<size_t>(n_rows));
   Base3Gemv(first, x_offset.data(), x_sum, 0, n_rows, dots.data());
-  for (int r = 0; r < n_rows; ++r) {
-    int32_t want = 0;
-    for (int c = 0; c < n_cols; ++c) {
-      want += trits[static_cast<size_t>(r) * n_cols + c] * x[static_cast<size_t>(c)];
-    }
-    if (dots[static_cast<size_t>(r)] != want) {
-      state.SkipWithError("base-3 GEMV disagrees with the scalar dot product");
-      return;
-    }
+  if (!DotsMatch(trits, x.data(), n_rows, n_cols, dots.data())) {
+    state.SkipWithError("base-3 GEMV disagrees with the scalar dot product");
+    return;
   }
-
-  ThreadPool& pool = BenchPool();
-  size_t next = 0;
-  for (auto _ : state) {
-    const Base3Matrix& w = copies[next];
-    pool.Run([&](int thread, int n_threads) {
-      const auto [begin, end] = SplitRange(n_rows / 2, thread, n_threads);
-      Base3Gemv(w, x_offset.data(), x_sum, 2 * begin, 2 * end, dots.data());
-    });
-    next = next + 1 == copies.size() ? 0 : next + 1;
-    benchmark::ClobberMemory();
-  }
-  const double iterations = static_cast<double>(state.iterations());
-  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(bytes) * iterations / 1e9,
-                                              benchmark::Counter::kIsRate);
-  state.counters["Gweights/s"] = benchmark::Counter(
-      static_cast<double>(n_rows) * n_cols * iterations / 1e9, benchmark::Counter::kIsRate);
+  TimeGemv(state, copies, bytes, n_rows, n_cols, 2, [&](const Base3Matrix& w, int r0, int r1) {
+    Base3Gemv(w, x_offset.data(), x_sum, r0, r1, dots.data());
+  });
 }
 BENCHMARK(BM_Base3Gemv)
     ->ArgNames({"rows", "cols"})

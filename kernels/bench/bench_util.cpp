@@ -35,4 +35,14 @@ double CyclesPerSecond() {
   return hz;
 }
 
+bool DotsMatch(const std::vector<int8_t>& trits, const int8_t* x, int n_rows, int n_cols,
+               const int32_t* dots) {
+  for (int r = 0; r < n_rows; ++r) {
+    int32_t want = 0;
+    for (int c = 0; c < n_cols; ++c) want += trits[static_cast<size_t>(r) * n_cols + c] * x[c];
+    if (dots[r] != want) return false;
+  }
+  return true;
+}
+
 }  // namespace ts::kernels::bench

@@ -4,6 +4,8 @@
 #include <benchmark/benchmark.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 
 #include "kernels/cpu.h"
 #include "kernels/thread_pool.h"
@@ -25,5 +27,34 @@ ThreadPool& BenchPool();
 
 // Cycles per second of this CPU as it runs (kernels::MeasureCoreHz), measured once.
 double CyclesPerSecond();
+
+// For the packing experiments (base3_bench.cpp, lut7_bench.cpp), which time a GEMV of their own:
+// returns whether dots[r] == sum_c trits[r * n_cols + c] * x[c] for every row r < n_rows.
+bool DotsMatch(const std::vector<int8_t>& trits, const int8_t* x, int n_rows, int n_cols,
+               const int32_t* dots);
+
+// Runs gemv(copies[i], row_begin, row_end) once per benchmark iteration, i cycling through the
+// copies (so the weights come from DRAM), the rows split over BenchPool() in multiples of
+// row_step; then sets the GB/s (bytes per matrix) and Gweights/s counters.
+template <class Matrix, class Gemv>
+void TimeGemv(benchmark::State& state, const std::vector<Matrix>& copies, size_t bytes, int n_rows,
+              int n_cols, int row_step, Gemv&& gemv) {
+  ThreadPool& pool = BenchPool();
+  size_t next = 0;
+  for (auto _ : state) {
+    const Matrix& w = copies[next];
+    pool.Run([&](int thread, int n_threads) {
+      const auto [begin, end] = SplitRange(n_rows / row_step, thread, n_threads);
+      gemv(w, row_step * begin, row_step * end);
+    });
+    next = next + 1 == copies.size() ? 0 : next + 1;
+    benchmark::ClobberMemory();
+  }
+  const double iterations = static_cast<double>(state.iterations());
+  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(bytes) * iterations / 1e9,
+                                              benchmark::Counter::kIsRate);
+  state.counters["Gweights/s"] = benchmark::Counter(
+      static_cast<double>(n_rows) * n_cols * iterations / 1e9, benchmark::Counter::kIsRate);
+}
 
 }  // namespace ts::kernels::bench
