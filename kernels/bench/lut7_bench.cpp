@@ -7,12 +7,14 @@
 // Layout: each row is groups of 256 columns in 56 bytes. Code j (0..63) of a group is
 // sum_k d_k * 3^k (0..80) with d_k = t + 1 of column 64 k + j; codes 8 i .. 8 i + 7 sit at bits
 // 0, 7, .., 49 of the 7 bytes 7 i .. 7 i + 6. Unpacking: vpermb spreads each 7 bytes to a qword,
-// vpmultishiftqb pulls the 8 codes out as bytes (bit 7 is the next code's, ignored by)
-// vpermi2b, whose 128-entry table turns a code into the byte sum_k d_k << 2 k.
+// vpmultishiftqb pulls the 8 codes out as bytes (their bit 7 belongs to the next code), and
+// vpermi2b, which reads only 7 index bits, turns each code into the byte sum_k d_k << 2 k
+// through a 128-entry table.
+#include <immintrin.h>
+
+#include <benchmark/benchmark.h>
 // GCC 12 warns inside its own VBMI intrinsics (_mm512_undefined) under a target attribute.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <benchmark/benchmark.h>
-#include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
