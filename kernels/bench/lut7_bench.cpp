@@ -14,9 +14,8 @@
 // GCC 12 warns inside its own VBMI intrinsics (_mm512_undefined) under a target attribute: the
 // pragma must come before the header.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-
 #include <benchmark/benchmark.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
