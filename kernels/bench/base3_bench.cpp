@@ -114,9 +114,7 @@ void BM_Base3Gemv(benchmark::State& state) {
     return;
   }
   std::mt19937 rng(7);
-  std::uniform_int_distribution<int> trit(-1, 1);
-  std::vector<int8_t> trits(static_cast<size_t>(n_rows) * n_cols);
-  for (int8_t& t : trits) t = static_cast<int8_t>(trit(rng));
+  const std::vector<int8_t> trits = RandomTrits(n_rows, n_cols, rng);
   const Base3Matrix first = PackBase3(trits, n_rows, n_cols);
   const size_t bytes = first.packed.size();
   std::vector<Base3Matrix> copies;

@@ -35,6 +35,13 @@ double CyclesPerSecond() {
   return hz;
 }
 
+std::vector<int8_t> RandomTrits(int n_rows, int n_cols, std::mt19937& rng) {
+  std::uniform_int_distribution<int> trit(-1, 1);
+  std::vector<int8_t> trits(static_cast<size_t>(n_rows) * n_cols);
+  for (int8_t& t : trits) t = static_cast<int8_t>(trit(rng));
+  return trits;
+}
+
 bool DotsMatch(const std::vector<int8_t>& trits, const int8_t* x, int n_rows, int n_cols,
                const int32_t* dots) {
   for (int r = 0; r < n_rows; ++r) {

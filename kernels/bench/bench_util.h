@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <random>
 #include <vector>
 
 #include "kernels/cpu.h"
@@ -27,6 +28,9 @@ ThreadPool& BenchPool();
 
 // Cycles per second of this CPU as it runs (kernels::MeasureCoreHz), measured once.
 double CyclesPerSecond();
+
+// Returns n_rows x n_cols trits, each -1, 0 or +1 with equal odds, drawn from rng.
+std::vector<int8_t> RandomTrits(int n_rows, int n_cols, std::mt19937& rng);
 
 // For the packing experiments (base3_bench.cpp, lut7_bench.cpp), which time a GEMV of their own:
 // returns whether dots[r] == sum_c trits[r * n_cols + c] * x[c] for every row r < n_rows.

@@ -129,9 +129,7 @@ void BM_Lut7Gemv(benchmark::State& state) {
     return;
   }
   std::mt19937 rng(7);
-  std::uniform_int_distribution<int> trit(-1, 1);
-  std::vector<int8_t> trits(static_cast<size_t>(n_rows) * n_cols);
-  for (int8_t& t : trits) t = static_cast<int8_t>(trit(rng));
+  const std::vector<int8_t> trits = RandomTrits(n_rows, n_cols, rng);
   std::vector<Lut7Matrix> copies;
   copies.push_back(PackLut7(trits, n_rows, n_cols));
   const size_t bytes = copies[0].packed.size() - 64;

@@ -26,9 +26,7 @@ void BM_TernaryGemm(benchmark::State& state) {
   if (!UseIsa(state, isa)) return;
 
   std::mt19937 rng(42);
-  std::uniform_int_distribution<int> trit(-1, 1);
-  std::vector<int8_t> trits(static_cast<size_t>(n_rows) * n_cols);
-  for (int8_t& t : trits) t = static_cast<int8_t>(trit(rng));
+  const std::vector<int8_t> trits = RandomTrits(n_rows, n_cols, rng);
   const TernaryMatrix first = PackTernary(trits.data(), n_rows, n_cols, 1.0f);
   // Replicate so the weights do not fit in the last-level cache (for GEMV, where it matters).
   const size_t n_copies = cold ? std::max<size_t>(1, kColdBytes / first.bytes()) : 1;
