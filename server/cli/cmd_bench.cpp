@@ -186,15 +186,19 @@ int RunBench(const BenchOptions& opt) {
     }
     if (opt.n_gen > 0) {
       bench.DecodeRun(1, 4);
-      // Each run against the bandwidth measured just before it: the host's bandwidth drifts.
+      // Each run against the mean of the bandwidths measured just before and just after it: the
+      // host's bandwidth drifts, by 10% between two probes a few seconds apart on a shared VM.
       std::vector<double> runs, fractions, bandwidths;
+      double before = bandwidth.Measure(2);
       for (int r = 0; r < opt.repeats; ++r) {
-        bandwidths.push_back(bandwidth.Measure(2));
         runs.push_back(bench.DecodeRun(1, opt.n_gen));
+        const double after = bandwidth.Measure(2);
+        bandwidths.push_back((before + after) / 2);
         fractions.push_back(runs.back() * bytes_per_token / bandwidths.back());
+        before = after;
       }
       const Stats bw = Summarize(bandwidths);
-      spdlog::info("tg{} t={}: read bandwidth before each run {:.1f} GB/s ({:.1f}-{:.1f})", opt.n_gen, n_threads,
+      spdlog::info("tg{} t={}: read bandwidth around each run {:.1f} GB/s ({:.1f}-{:.1f})", opt.n_gen, n_threads,
                    bw.median / 1e9, bw.min / 1e9, bw.max / 1e9);
       record("tg" + std::to_string(opt.n_gen), Summarize(runs), Summarize(fractions).median, 0);
     }
