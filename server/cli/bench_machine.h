@@ -10,9 +10,9 @@
 namespace ts::cli {
 
 // Sums a 1 GiB buffer on every thread of a pool, held like the weights (huge pages if the
-// kernel gives them), so the yardstick reads memory the way the kernels can. The bandwidth a shared host gives moves by
-// 1.5-2x within minutes, so `bench` measures it right before and after each timed generation run
-// and relates that run to the mean of the two.
+// kernel gives them), so the yardstick reads memory the way the kernels can. The bandwidth a shared
+// host gives moves by 1.5-2x within minutes, so `bench` measures it right before and after each
+// timed generation run and relates that run to the mean of the two.
 class ReadBandwidthProbe {
  public:
   explicit ReadBandwidthProbe(kernels::ThreadPool& pool);

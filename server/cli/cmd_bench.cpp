@@ -198,8 +198,8 @@ int RunBench(const BenchOptions& opt) {
         before = after;
       }
       const Stats bw = Summarize(bandwidths);
-      spdlog::info("tg{} t={}: read bandwidth around each run {:.1f} GB/s ({:.1f}-{:.1f})", opt.n_gen, n_threads,
-                   bw.median / 1e9, bw.min / 1e9, bw.max / 1e9);
+      spdlog::info("tg{} t={}: read bandwidth around each run {:.1f} GB/s ({:.1f}-{:.1f})",
+                   opt.n_gen, n_threads, bw.median / 1e9, bw.min / 1e9, bw.max / 1e9);
       record("tg" + std::to_string(opt.n_gen), Summarize(runs), Summarize(fractions).median, 0);
     }
     for (int b : batches) {
