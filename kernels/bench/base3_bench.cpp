@@ -120,24 +120,18 @@ void BM_Base3Gemv(benchmark::State& state) {
   std::vector<Base3Matrix> copies;
   for (size_t i = 0; i < std::max<size_t>(1, kColdBytes / bytes); ++i) copies.push_back(PackBase3(trits, n_rows, n_cols));
 
-  std::uniform_int_distribution<int> act(-128, 127);
   std::vector<int8_t> x(static_cast<size_t>(n_cols));
+  const int32_t x_sum = RandomActivations(n_cols, rng, x.data());
   AlignedBuffer<uint8_t> x_offset(static_cast<size_t>(n_cols));
-  int32_t x_sum = 0;
   for (int c = 0; c < n_cols; ++c) {
-    x[static_cast<size_t>(c)] = static_cast<int8_t>(act(rng));
     x_offset[static_cast<size_t>(c)] = static_cast<uint8_t>(x[static_cast<size_t>(c)] + 128);
-    x_sum += x[static_cast<size_t>(c)];
   }
   std::vector<int32_t> dots(static_cast<size_t>(n_rows));
-  Base3Gemv(first, x_offset.data(), x_sum, 0, n_rows, dots.data());
-  if (!DotsMatch(trits, x.data(), n_rows, n_cols, dots.data())) {
-    state.SkipWithError("base-3 GEMV disagrees with the scalar dot product");
-    return;
-  }
-  TimeGemv(state, copies, bytes, n_rows, n_cols, 2, [&](const Base3Matrix& w, int r0, int r1) {
-    Base3Gemv(w, x_offset.data(), x_sum, r0, r1, dots.data());
-  });
+  CheckAndTimeGemv(state, "base-3 GEMV disagrees with the scalar dot product", trits, x.data(),
+                   dots.data(), copies, bytes, n_rows, n_cols, 2,
+                   [&](const Base3Matrix& w, int r0, int r1) {
+                     Base3Gemv(w, x_offset.data(), x_sum, r0, r1, dots.data());
+                   });
 }
 BENCHMARK(BM_Base3Gemv)
     ->ArgNames({"rows", "cols"})

@@ -42,6 +42,16 @@ std::vector<int8_t> RandomTrits(int n_rows, int n_cols, std::mt19937& rng) {
   return trits;
 }
 
+int32_t RandomActivations(int n, std::mt19937& rng, int8_t* x) {
+  std::uniform_int_distribution<int> level(-128, 127);
+  int32_t sum = 0;
+  for (int c = 0; c < n; ++c) {
+    x[c] = static_cast<int8_t>(level(rng));
+    sum += x[c];
+  }
+  return sum;
+}
+
 bool DotsMatch(const std::vector<int8_t>& trits, const int8_t* x, int n_rows, int n_cols,
                const int32_t* dots) {
   for (int r = 0; r < n_rows; ++r) {

@@ -32,17 +32,28 @@ double CyclesPerSecond();
 // Returns n_rows x n_cols trits, each -1, 0 or +1 with equal odds, drawn from rng.
 std::vector<int8_t> RandomTrits(int n_rows, int n_cols, std::mt19937& rng);
 
-// For the packing experiments (base3_bench.cpp, lut7_bench.cpp), which time a GEMV of their own:
-// returns whether dots[r] == sum_c trits[r * n_cols + c] * x[c] for every row r < n_rows.
+// Fills x[0, n) with int8 activations drawn uniformly from [-128, 127]; returns their sum.
+int32_t RandomActivations(int n, std::mt19937& rng, int8_t* x);
+
+// Returns whether dots[r] == sum_c trits[r * n_cols + c] * x[c] for every row r < n_rows.
 bool DotsMatch(const std::vector<int8_t>& trits, const int8_t* x, int n_rows, int n_cols,
                const int32_t* dots);
 
-// Runs gemv(copies[i], row_begin, row_end) once per benchmark iteration, i cycling through the
+// For the packing experiments: runs gemv(copies[0], 0, n_rows), which writes dots, and skips the
+// benchmark with mismatch_error (a string literal) unless DotsMatch(trits, x, ..., dots). Then
+// runs gemv(copies[i], row_begin, row_end) once per benchmark iteration, i cycling through the
 // copies (so the weights come from DRAM), the rows split over BenchPool() in multiples of
-// row_step; then sets the GB/s (bytes per matrix) and Gweights/s counters.
+// row_step, and sets the GB/s (bytes per matrix) and Gweights/s counters.
 template <class Matrix, class Gemv>
-void TimeGemv(benchmark::State& state, const std::vector<Matrix>& copies, size_t bytes, int n_rows,
-              int n_cols, int row_step, Gemv&& gemv) {
+void CheckAndTimeGemv(benchmark::State& state, const char* mismatch_error,
+                      const std::vector<int8_t>& trits, const int8_t* x, const int32_t* dots,
+                      const std::vector<Matrix>& copies, size_t bytes, int n_rows, int n_cols,
+                      int row_step, Gemv&& gemv) {
+  gemv(copies[0], 0, n_rows);
+  if (!DotsMatch(trits, x, n_rows, n_cols, dots)) {
+    state.SkipWithError(mismatch_error);
+    return;
+  }
   ThreadPool& pool = BenchPool();
   size_t next = 0;
   for (auto _ : state) {

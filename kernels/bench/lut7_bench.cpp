@@ -136,22 +136,14 @@ void BM_Lut7Gemv(benchmark::State& state) {
   while (cold && copies.size() * bytes < kColdBytes)
     copies.push_back(PackLut7(trits, n_rows, n_cols));
 
-  std::uniform_int_distribution<int> act(-128, 127);
   AlignedBuffer<int8_t> x(static_cast<size_t>(n_cols));
-  int32_t x_sum = 0;
-  for (int c = 0; c < n_cols; ++c) {
-    x[static_cast<size_t>(c)] = static_cast<int8_t>(act(rng));
-    x_sum += x[static_cast<size_t>(c)];
-  }
+  const int32_t x_sum = RandomActivations(n_cols, rng, x.data());
   std::vector<int32_t> dots(static_cast<size_t>(n_rows));
-  Lut7Gemv(copies[0], x.data(), x_sum, 0, n_rows, dots.data());
-  if (!DotsMatch(trits, x.data(), n_rows, n_cols, dots.data())) {
-    state.SkipWithError("7-bit GEMV disagrees with the scalar dot product");
-    return;
-  }
-  TimeGemv(state, copies, bytes, n_rows, n_cols, 4, [&](const Lut7Matrix& w, int r0, int r1) {
-    Lut7Gemv(w, x.data(), x_sum, r0, r1, dots.data());
-  });
+  CheckAndTimeGemv(state, "7-bit GEMV disagrees with the scalar dot product", trits, x.data(),
+                   dots.data(), copies, bytes, n_rows, n_cols, 4,
+                   [&](const Lut7Matrix& w, int r0, int r1) {
+                     Lut7Gemv(w, x.data(), x_sum, r0, r1, dots.data());
+                   });
 }
 BENCHMARK(BM_Lut7Gemv)
     ->ArgNames({"rows", "cols", "cold"})
